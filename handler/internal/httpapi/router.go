@@ -63,7 +63,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.unmatched(sw, r, h)
 		return
 	}
-	h.ServeHTTP(sw, r)
+	// mux.Handler does not fill in path values; ServeHTTP matches again and does.
+	rt.mux.ServeHTTP(sw, r)
 }
 
 // unmatched runs the mux's own 404/405/redirect handler into a recorder and

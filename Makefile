@@ -1,0 +1,44 @@
+# Switchboard: `make run` starts the whole local stack; `make test` installs
+# what it needs and runs every check CI runs.
+GO       ?= go
+NPM      ?= npm
+DEV_DEPS := dev/node_modules/.package-lock.json
+
+.PHONY: all deps build run test check fmt-check vet unit bench package clean
+
+all: build
+
+# npm ci only when package-lock.json changed since the last install.
+$(DEV_DEPS): dev/package.json dev/package-lock.json
+	cd dev && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+deps: $(DEV_DEPS)
+	$(GO) mod download
+
+build:
+	$(GO) build -o bin/handler ./handler
+
+run: deps
+	$(GO) run ./dev/cmd/devstack
+
+test: deps fmt-check vet unit
+
+fmt-check:
+	@out=$$(find . -name '*.go' -not -path './dev/node_modules/*' -not -path './.git/*' | xargs gofmt -l); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench: deps
+	$(GO) run ./dev/cmd/bench
+
+package:
+	$(GO) run ./dev/cmd/package
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,164 @@
+// Package acs owns Switchboard's REST clients for Azure Communication
+// Services, built on the azcore pipeline: access-key (HMAC-SHA256) or Entra
+// ID auth, retries with back-off honouring Retry-After, and ACS errors as
+// *azcore.ResponseError. One file per ACS API: identity.go today.
+package acs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+)
+
+// APIVersion is the GA identity api-version this client speaks.
+const APIVersion = "2023-10-01"
+
+// Scope is the Entra ID scope of the ACS data plane; the double slash is ACS's own.
+const Scope = "https://communication.azure.com//.default"
+
+// Default retry and timeout settings; callers also bound each call with a context deadline.
+const (
+	DefaultMaxRetries = 3
+	DefaultTryTimeout = 10 * time.Second
+)
+
+const (
+	moduleName    = "switchboard/acs"
+	moduleVersion = "v1.0.0"
+)
+
+// ClientOptions configures a Client; nil means defaults. Zero retry fields
+// get DefaultMaxRetries and DefaultTryTimeout; the retried statuses are
+// azcore's (408, 429, 500, 502, 503, 504).
+type ClientOptions struct {
+	azcore.ClientOptions
+}
+
+// Client calls one ACS resource. It is safe for concurrent use.
+type Client struct {
+	endpoint string
+	pl       runtime.Pipeline
+}
+
+// NewClientFromConnectionString builds a client that signs with the access
+// key in an ACS connection string.
+func NewClientFromConnectionString(connectionString string, opts *ClientOptions) (*Client, error) {
+	endpoint, key, err := ParseConnectionString(connectionString)
+	if err != nil {
+		return nil, err
+	}
+	return NewClientWithKey(endpoint, key, opts)
+}
+
+// NewClientWithKey builds a client that signs every request with key (HMAC-SHA256).
+func NewClientWithKey(endpoint string, key []byte, opts *ClientOptions) (*Client, error) {
+	if len(key) == 0 {
+		return nil, fmt.Errorf("acs: access key is empty")
+	}
+	return newClient(endpoint, newHMACPolicy(key), opts)
+}
+
+// NewClientWithTokenCredential builds a client authenticating with Entra ID
+// (azidentity; a managed identity in Azure) for Scope.
+func NewClientWithTokenCredential(endpoint string, cred azcore.TokenCredential, opts *ClientOptions) (*Client, error) {
+	if cred == nil {
+		return nil, fmt.Errorf("acs: token credential is nil")
+	}
+	ep, err := ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	// ParseEndpoint allows http only on loopback, so a token never crosses a network in clear text.
+	bearer := runtime.NewBearerTokenPolicy(cred, []string{Scope}, &policy.BearerTokenOptions{
+		InsecureAllowCredentialWithHTTP: strings.HasPrefix(ep, "http://"),
+	})
+	return newClient(ep, bearer, opts)
+}
+
+func newClient(endpoint string, auth policy.Policy, opts *ClientOptions) (*Client, error) {
+	ep, err := ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	var co azcore.ClientOptions
+	if opts != nil {
+		co = opts.ClientOptions
+	}
+	if co.Retry.MaxRetries == 0 {
+		co.Retry.MaxRetries = DefaultMaxRetries
+	}
+	if co.Retry.TryTimeout == 0 {
+		co.Retry.TryTimeout = DefaultTryTimeout
+	}
+	c, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
+		AllowedQueryParameters: []string{"api-version"},
+		PerRetry:               []policy.Policy{auth},
+	}, &co)
+	if err != nil {
+		return nil, fmt.Errorf("acs: build pipeline: %w", err)
+	}
+	return &Client{endpoint: ep, pl: c.Pipeline()}, nil
+}
+
+// Endpoint is the resource endpoint the client calls, without a trailing slash.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// do sends one ACS request: path is already escaped, body (if not nil) is
+// JSON-encoded, and any status other than want is an *azcore.ResponseError.
+func (c *Client) do(ctx context.Context, method, path, apiVersion string, body any, want int, out any) error {
+	req, err := runtime.NewRequest(ctx, method, c.endpoint+path+"?api-version="+apiVersion)
+	if err != nil {
+		return fmt.Errorf("acs: build %s %s: %w", method, path, err)
+	}
+	req.Raw().Header.Set("Accept", "application/json")
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("acs: encode %s %s body: %w", method, path, err)
+		}
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(b)), "application/json"); err != nil {
+			return fmt.Errorf("acs: set %s %s body: %w", method, path, err)
+		}
+	}
+	resp, err := c.pl.Do(req)
+	if err != nil {
+		return fmt.Errorf("acs: %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode != want {
+		return runtime.NewResponseError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := runtime.UnmarshalAsJSON(resp, out); err != nil {
+		return fmt.Errorf("acs: decode %s %s response: %w", method, path, err)
+	}
+	return nil
+}
+
+// escapeSegment percent-encodes s as one path segment, leaving only RFC 3986
+// unreserved characters, so `8:acs:...` goes on the wire as `8%3Aacs%3A...`
+// (url.PathEscape would keep the colons).
+func escapeSegment(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}

@@ -1,0 +1,384 @@
+// Package config reads and validates Switchboard's settings (environment
+// variables named in DESIGN.md) once at start, so a deployment with a missing
+// or malformed setting stops with one line naming it.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultCallbackOIDCConfig is where ACS publishes the OpenID configuration
+// for the JWTs it signs Call Automation callbacks with.
+const DefaultCallbackOIDCConfig = "https://acscallautomation.communication.azure.com/calling/.well-known/acsopenidconfiguration"
+
+// Config is every setting the handler reads.
+type Config struct {
+	Port int // FUNCTIONS_CUSTOMHANDLER_PORT
+
+	StorageConnectionString string // STORAGE_CONNECTION_STRING
+	StorageTableEndpoint    string // STORAGE_TABLE_ENDPOINT (managed identity)
+	TablePrefix             string // TABLE_PREFIX
+
+	ACSConnectionString string // ACS_CONNECTION_STRING
+	ACSEndpoint         string // ACS_ENDPOINT (managed identity)
+
+	AuthIssuer      string // AUTH_ISSUER
+	AuthAudience    string // AUTH_AUDIENCE
+	AuthUserClaim   string // AUTH_USER_CLAIM
+	AuthEasyAuth    bool   // AUTH_EASYAUTH
+	AuthServiceRole string // AUTH_SERVICE_ROLE
+
+	TokenScopes        []string // TOKEN_SCOPES: scopes a caller may ask for
+	TokenDefaultScopes []string // TOKEN_DEFAULT_SCOPES: scopes issued when none are asked for
+
+	NotificationHubConnectionString string // NOTIFICATION_HUB_CONNECTION_STRING
+	NotificationHubName             string // NOTIFICATION_HUB_NAME
+	APNSVoIPTopic                   string // APNS_VOIP_TOPIC
+
+	WebPushVAPIDPublicKey  string // WEBPUSH_VAPID_PUBLIC_KEY
+	WebPushVAPIDPrivateKey string // WEBPUSH_VAPID_PRIVATE_KEY
+	WebPushSubject         string // WEBPUSH_SUBJECT
+
+	DeviceTTL  time.Duration // DEVICE_TTL_DAYS
+	MaxDevices int           // MAX_DEVICES_PER_USER
+
+	PublicBaseURL         string // PUBLIC_BASE_URL
+	ACSResourceID         string // ACS_RESOURCE_ID
+	ACSCallbackOIDCConfig string // ACS_CALLBACK_OIDC_CONFIG
+	ACSPSTNCallerID       string // ACS_PSTN_CALLER_ID
+
+	EventGridTopicEndpoint string // EVENTGRID_TOPIC_ENDPOINT
+	EventGridTopicKey      string // EVENTGRID_TOPIC_KEY
+
+	LogLevel string // LOG_LEVEL
+}
+
+// Error names the setting that stopped the handler.
+type Error struct {
+	Setting string
+	Problem string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("setting %s %s", e.Setting, e.Problem) }
+
+// Settings names every environment variable Load reads, for tools that keep
+// local.settings.sample.json and the Bicep app settings in step.
+var Settings = []string{
+	"FUNCTIONS_CUSTOMHANDLER_PORT",
+	"STORAGE_CONNECTION_STRING", "STORAGE_TABLE_ENDPOINT", "TABLE_PREFIX",
+	"ACS_CONNECTION_STRING", "ACS_ENDPOINT",
+	"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_USER_CLAIM", "AUTH_EASYAUTH", "AUTH_SERVICE_ROLE",
+	"TOKEN_SCOPES", "TOKEN_DEFAULT_SCOPES",
+	"NOTIFICATION_HUB_CONNECTION_STRING", "NOTIFICATION_HUB_NAME", "APNS_VOIP_TOPIC",
+	"WEBPUSH_VAPID_PUBLIC_KEY", "WEBPUSH_VAPID_PRIVATE_KEY", "WEBPUSH_SUBJECT",
+	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER",
+	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
+	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY",
+	"LOG_LEVEL",
+}
+
+// ValidScopes are the ACS token scopes (ref/acs-rest.md).
+var ValidScopes = []string{"chat", "voip", "chat.join", "chat.join.limited", "voip.join"}
+
+var (
+	tablePrefixRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,29}$`)
+	e164RE        = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	claimRE       = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,128}$`)
+)
+
+// Load reads the settings through getenv (os.Getenv in production).
+func Load(getenv func(string) string) (*Config, error) {
+	r := reader{getenv: getenv}
+	c := &Config{}
+
+	c.Port = r.port("FUNCTIONS_CUSTOMHANDLER_PORT")
+
+	c.StorageConnectionString = r.str("STORAGE_CONNECTION_STRING")
+	c.StorageTableEndpoint = r.upstreamURL("STORAGE_TABLE_ENDPOINT")
+	r.exactlyOne("STORAGE_CONNECTION_STRING", c.StorageConnectionString, "STORAGE_TABLE_ENDPOINT", c.StorageTableEndpoint)
+	if p := r.str("TABLE_PREFIX"); p != "" {
+		if !tablePrefixRE.MatchString(p) {
+			r.fail("TABLE_PREFIX", "must start with a letter and hold only letters and digits (at most 30)")
+		}
+		c.TablePrefix = p
+	}
+
+	c.ACSConnectionString = r.str("ACS_CONNECTION_STRING")
+	if c.ACSConnectionString != "" {
+		r.acsConnectionString("ACS_CONNECTION_STRING", c.ACSConnectionString)
+	}
+	c.ACSEndpoint = r.upstreamURL("ACS_ENDPOINT")
+	r.exactlyOne("ACS_CONNECTION_STRING", c.ACSConnectionString, "ACS_ENDPOINT", c.ACSEndpoint)
+
+	c.AuthIssuer = r.upstreamURL("AUTH_ISSUER")
+	r.required("AUTH_ISSUER", c.AuthIssuer)
+	c.AuthAudience = r.str("AUTH_AUDIENCE")
+	r.required("AUTH_AUDIENCE", c.AuthAudience)
+	c.AuthUserClaim = r.strDefault("AUTH_USER_CLAIM", "sub")
+	if !claimRE.MatchString(c.AuthUserClaim) {
+		r.fail("AUTH_USER_CLAIM", "must be a claim name such as sub or oid")
+	}
+	c.AuthEasyAuth = r.boolean("AUTH_EASYAUTH")
+	c.AuthServiceRole = r.strDefault("AUTH_SERVICE_ROLE", "Switchboard.Service")
+
+	c.TokenScopes = r.scopes("TOKEN_SCOPES", "voip")
+	c.TokenDefaultScopes = r.scopes("TOKEN_DEFAULT_SCOPES", "voip")
+	for _, s := range c.TokenDefaultScopes {
+		if !slices.Contains(c.TokenScopes, s) {
+			r.fail("TOKEN_DEFAULT_SCOPES", fmt.Sprintf("holds %q, which TOKEN_SCOPES does not allow", s))
+		}
+	}
+
+	c.NotificationHubConnectionString = r.str("NOTIFICATION_HUB_CONNECTION_STRING")
+	c.NotificationHubName = r.str("NOTIFICATION_HUB_NAME")
+	c.APNSVoIPTopic = r.str("APNS_VOIP_TOPIC")
+	r.together("NOTIFICATION_HUB_CONNECTION_STRING", c.NotificationHubConnectionString, "NOTIFICATION_HUB_NAME", c.NotificationHubName)
+
+	c.WebPushVAPIDPublicKey = r.str("WEBPUSH_VAPID_PUBLIC_KEY")
+	c.WebPushVAPIDPrivateKey = r.str("WEBPUSH_VAPID_PRIVATE_KEY")
+	c.WebPushSubject = r.str("WEBPUSH_SUBJECT")
+	r.together("WEBPUSH_VAPID_PUBLIC_KEY", c.WebPushVAPIDPublicKey, "WEBPUSH_VAPID_PRIVATE_KEY", c.WebPushVAPIDPrivateKey)
+	r.together("WEBPUSH_VAPID_PUBLIC_KEY", c.WebPushVAPIDPublicKey, "WEBPUSH_SUBJECT", c.WebPushSubject)
+	if c.WebPushVAPIDPublicKey != "" {
+		r.base64url("WEBPUSH_VAPID_PUBLIC_KEY", c.WebPushVAPIDPublicKey, 65)
+		r.base64url("WEBPUSH_VAPID_PRIVATE_KEY", c.WebPushVAPIDPrivateKey, 32)
+		if !strings.HasPrefix(c.WebPushSubject, "mailto:") && !strings.HasPrefix(c.WebPushSubject, "https://") {
+			r.fail("WEBPUSH_SUBJECT", "must be a mailto: or https: URL (RFC 8292)")
+		}
+	}
+
+	c.DeviceTTL = time.Duration(r.intRange("DEVICE_TTL_DAYS", 60, 1, 3650)) * 24 * time.Hour
+	c.MaxDevices = r.intRange("MAX_DEVICES_PER_USER", 20, 1, 100)
+
+	c.PublicBaseURL = r.publicURL("PUBLIC_BASE_URL")
+	c.ACSResourceID = r.str("ACS_RESOURCE_ID")
+	c.ACSCallbackOIDCConfig = r.upstreamURL("ACS_CALLBACK_OIDC_CONFIG")
+	if c.ACSCallbackOIDCConfig == "" {
+		c.ACSCallbackOIDCConfig = DefaultCallbackOIDCConfig
+	}
+	if id := r.str("ACS_PSTN_CALLER_ID"); id != "" {
+		if !e164RE.MatchString(id) {
+			r.fail("ACS_PSTN_CALLER_ID", "must be an E.164 number such as +14255550100")
+		}
+		c.ACSPSTNCallerID = id
+	}
+
+	c.EventGridTopicEndpoint = r.upstreamURL("EVENTGRID_TOPIC_ENDPOINT")
+	c.EventGridTopicKey = r.str("EVENTGRID_TOPIC_KEY")
+	if c.EventGridTopicKey != "" && c.EventGridTopicEndpoint == "" {
+		r.fail("EVENTGRID_TOPIC_ENDPOINT", "is required when EVENTGRID_TOPIC_KEY is set")
+	}
+
+	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		r.fail("LOG_LEVEL", "must be one of debug, info, warn, error")
+	}
+
+	if r.err != nil {
+		return nil, r.err
+	}
+	return c, nil
+}
+
+// reader keeps the first failure, so the handler reports one clear line.
+type reader struct {
+	getenv func(string) string
+	err    *Error
+}
+
+func (r *reader) fail(name, problem string) {
+	if r.err == nil {
+		r.err = &Error{Setting: name, Problem: problem}
+	}
+}
+
+func (r *reader) str(name string) string { return strings.TrimSpace(r.getenv(name)) }
+
+func (r *reader) strDefault(name, def string) string {
+	if v := r.str(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) required(name, v string) {
+	if v == "" {
+		r.fail(name, "is required but not set")
+	}
+}
+
+func (r *reader) exactlyOne(a, av, b, bv string) {
+	switch {
+	case av == "" && bv == "":
+		r.fail(a, fmt.Sprintf("or %s is required but neither is set", b))
+	case av != "" && bv != "":
+		r.fail(a, fmt.Sprintf("and %s are both set; set only one", b))
+	}
+}
+
+func (r *reader) together(a, av, b, bv string) {
+	if av != "" && bv == "" {
+		r.fail(b, fmt.Sprintf("is required when %s is set", a))
+	}
+	if bv != "" && av == "" {
+		r.fail(a, fmt.Sprintf("is required when %s is set", b))
+	}
+}
+
+func (r *reader) port(name string) int {
+	v := r.str(name)
+	if v == "" {
+		r.fail(name, "is required but not set (the Functions host sets it)")
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		r.fail(name, fmt.Sprintf("must be a TCP port number, not %q", v))
+	}
+	return n
+}
+
+func (r *reader) intRange(name string, def, lo, hi int) int {
+	v := r.str(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("must be a whole number from %d to %d, not %q", lo, hi, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) boolean(name string) bool {
+	v := r.str(name)
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("must be true or false, not %q", v))
+	}
+	return b
+}
+
+func (r *reader) scopes(name, def string) []string {
+	raw := r.strDefault(name, def)
+	var out []string
+	for _, s := range strings.Split(raw, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains(ValidScopes, s) {
+			r.fail(name, fmt.Sprintf("holds %q; ACS scopes are %s", s, strings.Join(ValidScopes, ", ")))
+			return nil
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		r.fail(name, "must name at least one scope")
+	}
+	return out
+}
+
+func (r *reader) base64url(name, v string, size int) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(v, "="))
+	if err != nil || len(b) != size {
+		r.fail(name, fmt.Sprintf("must be %d bytes in base64url (as `npx web-push generate-vapid-keys` prints)", size))
+	}
+}
+
+// upstreamURL reads an optional URL the handler calls: https, or plain http
+// to a loopback host only (local emulators).
+func (r *reader) upstreamURL(name string) string {
+	v := r.str(name)
+	if v == "" {
+		return ""
+	}
+	if err := CheckUpstreamURL(v); err != nil {
+		r.fail(name, err.Error())
+	}
+	return v
+}
+
+// publicURL reads an optional absolute base URL that others call us on.
+func (r *reader) publicURL(name string) string {
+	v := strings.TrimRight(r.str(name), "/")
+	if v == "" {
+		return ""
+	}
+	if err := CheckUpstreamURL(v); err != nil {
+		r.fail(name, err.Error())
+	}
+	return v
+}
+
+func (r *reader) acsConnectionString(name, v string) {
+	var endpoint, key string
+	for _, part := range strings.Split(v, ";") {
+		k, val, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "endpoint":
+			endpoint = strings.TrimSpace(val)
+		case "accesskey":
+			key = strings.TrimSpace(part[len(k)+1:])
+		}
+	}
+	if endpoint == "" || key == "" {
+		r.fail(name, "must look like endpoint=https://<resource>.communication.azure.com/;accesskey=<key>")
+		return
+	}
+	if _, err := base64.StdEncoding.DecodeString(key); err != nil {
+		r.fail(name, "has an accesskey that is not base64; copy it again from the resource's Keys page")
+		return
+	}
+	if err := CheckUpstreamURL(endpoint); err != nil {
+		r.fail(name, "endpoint "+err.Error())
+	}
+}
+
+// CheckUpstreamURL accepts absolute https URLs, and http only for loopback hosts.
+func CheckUpstreamURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return errors.New("must be an absolute URL such as https://example.com/")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("must use https (plain http is accepted only for loopback hosts, not %q)", u.Hostname())
+	default:
+		return fmt.Errorf("must be an https URL, not %s:", u.Scheme)
+	}
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func base() map[string]string {
+	return map[string]string{
+		"FUNCTIONS_CUSTOMHANDLER_PORT": "7071",
+		"STORAGE_CONNECTION_STRING":    "UseDevelopmentStorage=true",
+		"ACS_CONNECTION_STRING":        "endpoint=http://127.0.0.1:9000/;accesskey=c3dpdGNoYm9hcmQ=",
+		"AUTH_ISSUER":                  "http://127.0.0.1:9001",
+		"AUTH_AUDIENCE":                "api://switchboard",
+	}
+}
+
+func load(env map[string]string) (*Config, error) {
+	return Load(func(k string) string { return env[k] })
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := load(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 7071 || c.AuthUserClaim != "sub" || c.AuthServiceRole != "Switchboard.Service" || c.AuthEasyAuth {
+		t.Errorf("defaults: %+v", c)
+	}
+	if strings.Join(c.TokenScopes, ",") != "voip" || strings.Join(c.TokenDefaultScopes, ",") != "voip" {
+		t.Errorf("scopes: %v %v", c.TokenScopes, c.TokenDefaultScopes)
+	}
+	if c.ACSCallbackOIDCConfig != DefaultCallbackOIDCConfig || c.DeviceTTL != 60*24*time.Hour || c.MaxDevices != 20 {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	cases := []struct {
+		name    string
+		set     map[string]string
+		setting string
+	}{
+		{"missing port", map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": ""}, "FUNCTIONS_CUSTOMHANDLER_PORT"},
+		{"bad port", map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "70000"}, "FUNCTIONS_CUSTOMHANDLER_PORT"},
+		{"no storage", map[string]string{"STORAGE_CONNECTION_STRING": ""}, "STORAGE_CONNECTION_STRING"},
+		{"both storage", map[string]string{"STORAGE_TABLE_ENDPOINT": "https://a.table.core.windows.net"}, "STORAGE_CONNECTION_STRING"},
+		{"http storage endpoint", map[string]string{"STORAGE_CONNECTION_STRING": "", "STORAGE_TABLE_ENDPOINT": "http://a.table.core.windows.net"}, "STORAGE_TABLE_ENDPOINT"},
+		{"bad prefix", map[string]string{"TABLE_PREFIX": "1abc"}, "TABLE_PREFIX"},
+		{"no acs", map[string]string{"ACS_CONNECTION_STRING": ""}, "ACS_CONNECTION_STRING"},
+		{"garbled acs", map[string]string{"ACS_CONNECTION_STRING": "hello"}, "ACS_CONNECTION_STRING"},
+		{"acs key not base64", map[string]string{"ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=***"}, "ACS_CONNECTION_STRING"},
+		{"acs http remote", map[string]string{"ACS_CONNECTION_STRING": "endpoint=http://x.communication.azure.com/;accesskey=c3dpdGNoYm9hcmQ="}, "ACS_CONNECTION_STRING"},
+		{"no issuer", map[string]string{"AUTH_ISSUER": ""}, "AUTH_ISSUER"},
+		{"issuer not url", map[string]string{"AUTH_ISSUER": "login.example.com"}, "AUTH_ISSUER"},
+		{"no audience", map[string]string{"AUTH_AUDIENCE": ""}, "AUTH_AUDIENCE"},
+		{"easyauth not bool", map[string]string{"AUTH_EASYAUTH": "yes please"}, "AUTH_EASYAUTH"},
+		{"unknown scope", map[string]string{"TOKEN_SCOPES": "voip,video"}, "TOKEN_SCOPES"},
+		{"default outside allowed", map[string]string{"TOKEN_SCOPES": "voip", "TOKEN_DEFAULT_SCOPES": "chat"}, "TOKEN_DEFAULT_SCOPES"},
+		{"hub without name", map[string]string{"NOTIFICATION_HUB_CONNECTION_STRING": "Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=b"}, "NOTIFICATION_HUB_NAME"},
+		{"vapid half", map[string]string{"WEBPUSH_VAPID_PUBLIC_KEY": "abc"}, "WEBPUSH_VAPID_PRIVATE_KEY"},
+		{"pstn not e164", map[string]string{"ACS_PSTN_CALLER_ID": "4255550100"}, "ACS_PSTN_CALLER_ID"},
+		{"ttl zero", map[string]string{"DEVICE_TTL_DAYS": "0"}, "DEVICE_TTL_DAYS"},
+		{"topic key without endpoint", map[string]string{"EVENTGRID_TOPIC_KEY": "k"}, "EVENTGRID_TOPIC_ENDPOINT"},
+		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := base()
+			for k, v := range tc.set {
+				env[k] = v
+			}
+			_, err := load(env)
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *Error, got %v", err)
+			}
+			if ce.Setting != tc.setting {
+				t.Errorf("setting = %s, want %s (%v)", ce.Setting, tc.setting, err)
+			}
+			if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), tc.setting) {
+				t.Errorf("error must be one line naming the setting: %q", err)
+			}
+		})
+	}
+}
+
+func TestCheckUpstreamURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://example.com", true},
+		{"http://127.0.0.1:10002/devstoreaccount1", true},
+		{"http://localhost:8080", true},
+		{"http://[::1]:8080", true},
+		{"http://example.com", false},
+		{"ftp://example.com", false},
+		{"/relative", false},
+		{"http://127.0.0.1.evil.com", false},
+	} {
+		if err := CheckUpstreamURL(tc.url); (err == nil) != tc.ok {
+			t.Errorf("CheckUpstreamURL(%q) = %v, want ok=%v", tc.url, err, tc.ok)
+		}
+	}
+}
+
+func TestSettingsListsEveryVariableRead(t *testing.T) {
+	read := map[string]bool{}
+	env := base()
+	_, err := Load(func(k string) string { read[k] = true; return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, s := range Settings {
+		listed[s] = true
+		if !read[s] {
+			t.Errorf("Settings lists %s, which Load does not read", s)
+		}
+	}
+	for s := range read {
+		if !listed[s] {
+			t.Errorf("Load reads %s, which Settings does not list", s)
+		}
+	}
+}
