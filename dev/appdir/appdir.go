@@ -49,39 +49,61 @@ type Options struct {
 // binary's path. The binary is built from handler/ with CGO disabled, so the
 // linux/amd64 build runs on the Functions Linux workers.
 func Stage(ctx context.Context, repo, dir string, opts Options) (string, error) {
+	if err := stageFiles(repo, dir); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, BinaryName)
+	return bin, Build(ctx, repo, bin, opts)
+}
+
+// StageWithBinary writes the app root into dir with a handler binary that
+// was built already (tests build once and stage many times).
+func StageWithBinary(repo, dir, binary string) error {
+	if err := stageFiles(repo, dir); err != nil {
+		return err
+	}
+	return copyFile(binary, filepath.Join(dir, BinaryName), 0o755)
+}
+
+// Build compiles the handler to out.
+func Build(ctx context.Context, repo, out string, opts Options) error {
 	if opts.GOOS == "" {
 		opts.GOOS = runtime.GOOS
 	}
 	if opts.GOARCH == "" {
 		opts.GOARCH = runtime.GOARCH
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	if err := copyFile(filepath.Join(repo, "host.json"), filepath.Join(dir, "host.json"), 0o644); err != nil {
-		return "", err
-	}
-	fns, err := Functions(repo)
-	if err != nil {
-		return "", err
-	}
-	for _, name := range fns {
-		src := filepath.Join(repo, "functions", name, "function.json")
-		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
-			return "", err
-		}
-		if err := copyFile(src, filepath.Join(dir, name, "function.json"), 0o644); err != nil {
-			return "", err
-		}
-	}
-	bin := filepath.Join(dir, BinaryName)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./handler")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./handler")
 	cmd.Dir = repo
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+opts.GOOS, "GOARCH="+opts.GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./handler: %w\n%s", err, out)
+		return fmt.Errorf("go build ./handler: %w\n%s", err, out)
 	}
-	return bin, os.Chmod(bin, 0o755)
+	return os.Chmod(out, 0o755)
+}
+
+// stageFiles copies host.json and every function folder into dir.
+func stageFiles(repo, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join(repo, "host.json"), filepath.Join(dir, "host.json"), 0o644); err != nil {
+		return err
+	}
+	fns, err := Functions(repo)
+	if err != nil {
+		return err
+	}
+	for _, name := range fns {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			return err
+		}
+		src := filepath.Join(repo, "functions", name, "function.json")
+		if err := copyFile(src, filepath.Join(dir, name, "function.json"), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Functions lists the function folders (those holding a function.json).

@@ -58,6 +58,7 @@ type Config struct {
 
 	EventGridTopicEndpoint string // EVENTGRID_TOPIC_ENDPOINT
 	EventGridTopicKey      string // EVENTGRID_TOPIC_KEY
+	EventsWebhookKey       string // EVENTS_WEBHOOK_KEY
 
 	LogLevel string // LOG_LEVEL
 }
@@ -82,7 +83,7 @@ var Settings = []string{
 	"WEBPUSH_VAPID_PUBLIC_KEY", "WEBPUSH_VAPID_PRIVATE_KEY", "WEBPUSH_SUBJECT",
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
-	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY",
+	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"LOG_LEVEL",
 }
 
@@ -176,6 +177,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.EventGridTopicKey = r.str("EVENTGRID_TOPIC_KEY")
 	if c.EventGridTopicKey != "" && c.EventGridTopicEndpoint == "" {
 		r.fail("EVENTGRID_TOPIC_ENDPOINT", "is required when EVENTGRID_TOPIC_KEY is set")
+	}
+
+	c.EventsWebhookKey = r.str("EVENTS_WEBHOOK_KEY")
+	if k := c.EventsWebhookKey; k != "" && len(k) < 32 {
+		r.fail("EVENTS_WEBHOOK_KEY", "must be at least 32 characters (a random secret)")
 	}
 
 	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))
