@@ -33,17 +33,17 @@ const SubscriptionValidation = "Microsoft.EventGrid.SubscriptionValidationEvent"
 // wire holds the fields of both schemas.
 type wire struct {
 	// Event Grid schema
-	ID          string          `json:"id"`
-	Topic       string          `json:"topic"`
-	Subject     string          `json:"subject"`
-	EventType   string          `json:"eventType"`
-	EventTime   string          `json:"eventTime"`
-	Data        json.RawMessage `json:"data"`
+	ID        string          `json:"id"`
+	Topic     string          `json:"topic"`
+	Subject   string          `json:"subject"`
+	EventType string          `json:"eventType"`
+	EventTime string          `json:"eventTime"`
+	Data      json.RawMessage `json:"data"`
 	// CloudEvents 1.0
-	SpecVersion string          `json:"specversion"`
-	Type        string          `json:"type"`
-	Source      string          `json:"source"`
-	Time        string          `json:"time"`
+	SpecVersion string `json:"specversion"`
+	Type        string `json:"type"`
+	Source      string `json:"source"`
+	Time        string `json:"time"`
 }
 
 // Parse reads one event or a batch (a JSON array) in either schema.

@@ -33,7 +33,9 @@ func ReplaceOp(rk string, v any, ifMatch azcore.ETag) Op {
 }
 
 // UpsertOp inserts or replaces an entity.
-func UpsertOp(rk string, v any) Op { return Op{kind: aztables.TransactionTypeInsertReplace, rk: rk, v: v} }
+func UpsertOp(rk string, v any) Op {
+	return Op{kind: aztables.TransactionTypeInsertReplace, rk: rk, v: v}
+}
 
 // DeleteOp deletes an entity whose ETag matches ifMatch (azcore.ETagAny: any).
 func DeleteOp(rk string, ifMatch azcore.ETag) Op {
