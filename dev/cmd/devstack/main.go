@@ -1,0 +1,211 @@
+// Command devstack is `make run`: it starts Azurite, the local OIDC issuer,
+// the ACS emulator and the function app behind the Functions host stand-in,
+// shows the stack working, prints what to try, and stops it all on Ctrl-C.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"switchboard/dev/stack"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	quiet := flag.Bool("quiet", false, "do not show the handler's log lines")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var logs io.Writer = prefixWriter{w: os.Stderr, prefix: "handler | "}
+	if *quiet {
+		logs = io.Discard
+	}
+	fmt.Println("Starting Switchboard's local stack (Azurite, OIDC issuer, ACS emulator, function app)...")
+	st, err := stack.Start(ctx, stack.Options{
+		// The ports local.settings.sample.json names; a busy one falls back to a random port.
+		Ports: stack.Ports{
+			Host:    preferPort(7071),
+			Issuer:  preferPort(7701),
+			ACS:     preferPort(7702),
+			Azurite: preferPort(10002),
+		},
+		ACSAccessKey: stack.DevAccessKey,
+		Stdout:       logs,
+		Stderr:       logs,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("\nStopping...")
+		if err := st.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "devstack: stop:", err)
+		}
+	}()
+
+	alice, err := st.Token("alice", "Alice Example")
+	if err != nil {
+		return err
+	}
+	bob, err := st.Token("bob", "Bob Example")
+	if err != nil {
+		return err
+	}
+	base := st.URL()
+	fmt.Printf(`
+Switchboard is running.
+  function app   %s/api/...
+  OIDC issuer    %s  (mint more: %s/token?sub=carol&name=Carol)
+  ACS emulator   %s
+  Azurite        %s
+
+Bearer tokens (valid 1 hour):
+  export ALICE=%s
+  export BOB=%s
+
+`, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(), alice, bob)
+
+	if err := demo(ctx, base, alice, bob); err != nil {
+		return err
+	}
+
+	fmt.Printf(`Try:
+  curl -s %[1]s/api/health
+  curl -s %[1]s/api/me -H "Authorization: Bearer $ALICE"
+  curl -s -X POST %[1]s/api/token -H "Authorization: Bearer $ALICE"
+  curl -s -X POST %[1]s/api/token -H "Authorization: Bearer $BOB" -H 'Content-Type: application/json' -d '{"scopes":["voip","chat"],"expiresInMinutes":120}'
+  curl -s -X PUT %[1]s/api/contacts/bob -H "Authorization: Bearer $ALICE"
+  curl -s %[1]s/api/contacts -H "Authorization: Bearer $ALICE"
+  curl -s %[1]s/api/users/bob -H "Authorization: Bearer $ALICE"
+  curl -s %[1]s/api/me     # no token: 401 with a problem body
+
+Press Ctrl-C to stop.
+`, base)
+	select {
+	case <-ctx.Done():
+	case <-st.Host.Exited():
+		return fmt.Errorf("the handler exited; see its log above")
+	}
+	return nil
+}
+
+// demo shows the stack working end to end before handing over to the developer.
+func demo(ctx context.Context, base, alice, bob string) error {
+	steps := []struct {
+		title, method, path, token, body string
+	}{
+		{"health", "GET", "/api/health", "", ""},
+		{"alice's first token (creates her ACS identity)", "POST", "/api/token", alice, ""},
+		{"bob's first token", "POST", "/api/token", bob, `{"scopes":["voip"],"expiresInMinutes":60}`},
+		{"alice adds bob as a contact", "PUT", "/api/contacts/bob", alice, ""},
+		{"alice's contacts", "GET", "/api/contacts", alice, ""},
+		{"alice's profile", "GET", "/api/me", alice, ""},
+	}
+	fmt.Println("Showing it working:")
+	for _, s := range steps {
+		status, body, err := call(ctx, s.method, base+s.path, s.token, s.body)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.title, err)
+		}
+		fmt.Printf("  %-50s %s %s -> %d %s\n", s.title, s.method, s.path, status, shorten(body))
+		if status >= 300 {
+			return fmt.Errorf("%s answered %d: %s", s.title, status, body)
+		}
+	}
+	fmt.Println()
+	return nil
+}
+
+func call(ctx context.Context, method, url, token, body string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b)), err
+}
+
+// shorten keeps demo output on one line: long strings such as tokens are elided.
+func shorten(body string) string {
+	var v any
+	if json.Unmarshal([]byte(body), &v) != nil {
+		return body
+	}
+	var walk func(any) any
+	walk = func(v any) any {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, x := range t {
+				t[k] = walk(x)
+			}
+		case []any:
+			for i, x := range t {
+				t[i] = walk(x)
+			}
+		case string:
+			if len(t) > 40 {
+				return t[:20] + "…"
+			}
+		}
+		return v
+	}
+	b, _ := json.Marshal(walk(v))
+	return string(b)
+}
+
+// preferPort returns port if it is free now, else 0 (a random port).
+func preferPort(port int) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "port %d is busy; using a random one instead\n", port)
+		return 0
+	}
+	ln.Close()
+	return port
+}
+
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line != "" {
+			if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(b), nil
+}
