@@ -101,4 +101,3 @@ func (a *app) serve(ctx context.Context) error {
 		a.log.Info("listening", "addr", addr, "version", version)
 	})
 }
-
