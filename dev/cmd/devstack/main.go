@@ -173,8 +173,8 @@ func shorten(body string) string {
 				t[i] = walk(x)
 			}
 		case string:
-			if len(t) > 40 {
-				return t[:20] + "…"
+			if len(t) > 90 { // tokens
+				return t[:24] + "…"
 			}
 		}
 		return v
