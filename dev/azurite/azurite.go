@@ -119,6 +119,14 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Kill stops Azurite abruptly, dropping open connections, as an outage would.
+func (s *Server) Kill() {
+	if s.cmd.Process != nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+}
+
 func (s *Server) cleanup() { os.RemoveAll(s.dir) }
 
 func freePort() (int, error) {

@@ -274,3 +274,28 @@ func countRows(t *testing.T, s *stack.Stack, table, pk string) int {
 	}
 	return n
 }
+
+func TestStorageFailureAfterIdentityCreatedLeavesNoOrphan(t *testing.T) {
+	s, err := stack.Start(context.Background(), stack.Options{Binary: binary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := userClient(t, s, "storage-dies", "")
+	c.ok("GET", "/api/contacts", "", 200) // storage reachable before
+	s.ACS.SetLatency(800 * time.Millisecond)
+	created := s.ACS.Requests("CreateIdentity")
+	done := make(chan response, 1)
+	go func() { done <- c.do("POST", "/api/token", "") }()
+	waitFor(t, 10*time.Second, func() bool { return s.ACS.Requests("CreateIdentity") > created })
+	// ACS is creating the identity; Table Storage goes away before it is recorded.
+	s.Azurite.Kill()
+	r := <-done
+	r.problem(t, 503, "storage-unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if n := s.ACS.IdentityCount(); n != 0 {
+		t.Fatalf("%d ACS identities left that no mapping records", n)
+	}
+}
