@@ -1,0 +1,157 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+)
+
+// NotificationHubsAPIVersion is what the official SDKs send.
+const NotificationHubsAPIVersion = "2020-06"
+
+// NotificationHubsConfig configures direct sends.
+type NotificationHubsConfig struct {
+	ConnectionString string // Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=...;SharedAccessKey=...
+	Hub              string
+	APNsVoIPTopic    string // <bundle id>.voip
+	// Transport overrides the HTTP client (nil: azcore's default, system roots).
+	Transport policy.Transporter
+}
+
+// NotificationHub sends to one hub with the azcore pipeline and a SAS policy.
+type NotificationHub struct {
+	baseURL string // https://<ns>.servicebus.windows.net/
+	hub     string
+	topic   string
+	pl      runtime.Pipeline
+}
+
+// NewNotificationHub parses the connection string; no network.
+func NewNotificationHub(cfg NotificationHubsConfig) (*NotificationHub, error) {
+	var endpoint, keyName, key string
+	for _, part := range strings.Split(cfg.ConnectionString, ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "endpoint":
+			endpoint = strings.TrimSpace(v)
+		case "sharedaccesskeyname":
+			keyName = strings.TrimSpace(v)
+		case "sharedaccesskey":
+			key = strings.TrimSpace(part[len(k)+1:])
+		}
+	}
+	if endpoint == "" || keyName == "" || key == "" {
+		return nil, errors.New("notification hub connection string needs Endpoint, SharedAccessKeyName and SharedAccessKey")
+	}
+	// Like the official SDKs: the sb:// endpoint is reached over https.
+	base := strings.Replace(endpoint, "sb://", "https://", 1)
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("notification hub endpoint %q is not an sb:// or https:// URL", endpoint)
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	if cfg.Hub == "" {
+		return nil, errors.New("a notification hub name is required")
+	}
+	opts := &policy.ClientOptions{
+		Transport: cfg.Transport,
+		// The caller is waiting for a phone to ring: retry little, quickly.
+		Retry: policy.RetryOptions{MaxRetries: 1, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: time.Second, TryTimeout: 5 * time.Second},
+	}
+	pl := runtime.NewPipeline("switchboard-push", "1.0", runtime.PipelineOptions{
+		PerRetry: []policy.Policy{&sasPolicy{keyName: keyName, key: key, audience: base}},
+	}, opts)
+	return &NotificationHub{baseURL: base, hub: cfg.Hub, topic: cfg.APNsVoIPTopic, pl: pl}, nil
+}
+
+// sasPolicy signs each attempt with a fresh SharedAccessSignature: HMAC-SHA256
+// keyed with the key string's bytes over url-encoded(lowercased audience) + "\n" + expiry.
+type sasPolicy struct {
+	keyName, key, audience string
+}
+
+func (p *sasPolicy) Do(req *policy.Request) (*http.Response, error) {
+	req.Raw().Header.Set("Authorization", SASToken(p.keyName, p.key, p.audience, time.Now().Add(time.Hour)))
+	return req.Next()
+}
+
+// SASToken builds a Service Bus / Notification Hubs SAS token.
+func SASToken(keyName, key, audience string, expiry time.Time) string {
+	sr := url.QueryEscape(strings.ToLower(audience))
+	se := strconv.FormatInt(expiry.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(sr + "\n" + se))
+	sig := url.QueryEscape(base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	return "SharedAccessSignature sr=" + sr + "&sig=" + sig + "&se=" + se + "&skn=" + url.QueryEscape(keyName)
+}
+
+// Send delivers n to an APNs or FCM device by direct send.
+func (h *NotificationHub) Send(ctx context.Context, d Device, n Notification) error {
+	var body []byte
+	var err error
+	headers := map[string]string{}
+	switch d.Provider {
+	case APNs:
+		body, err = APNsBody(n, d.VoIP)
+		headers["ServiceBusNotification-Format"] = "apple"
+		if d.VoIP {
+			if h.topic == "" {
+				return &SendError{Provider: APNs, Err: fmt.Errorf("%w: APNS_VOIP_TOPIC is not set", ErrProviderNotConfigured)}
+			}
+			headers["apns-push-type"] = "voip"
+			headers["apns-priority"] = "10"
+			headers["apns-topic"] = h.topic
+			headers["apns-expiration"] = strconv.FormatInt(time.Now().Add(30*time.Second).Unix(), 10)
+		} else {
+			headers["apns-push-type"] = "background"
+			headers["apns-priority"] = "5"
+		}
+	case FCM:
+		body, err = FCMBody(n)
+		headers["ServiceBusNotification-Format"] = "fcmv1"
+	default:
+		return fmt.Errorf("notification hubs cannot send to %s devices", d.Provider)
+	}
+	if err != nil {
+		return &SendError{Provider: d.Provider, Err: err}
+	}
+	u := h.baseURL + url.PathEscape(h.hub) + "/messages/?api-version=" + NotificationHubsAPIVersion + "&direct=true"
+	req, err := runtime.NewRequest(ctx, http.MethodPost, u)
+	if err != nil {
+		return err
+	}
+	raw := req.Raw()
+	for k, v := range headers {
+		raw.Header.Set(k, v)
+	}
+	raw.Header.Set("ServiceBusNotification-DeviceHandle", d.Handle)
+	raw.Header.Set("x-ms-version", NotificationHubsAPIVersion)
+	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json;charset=utf-8"); err != nil {
+		return err
+	}
+	resp, err := h.pl.Do(req)
+	if err != nil {
+		return &SendError{Provider: d.Provider, Transient: true, Err: err}
+	}
+	defer resp.Body.Close()
+	// 410: the handle is gone; 404 here is an unknown hub, a deployment error.
+	return classify(d.Provider, resp, http.StatusGone)
+}
