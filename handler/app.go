@@ -4,17 +4,23 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azsystemevents"
 
 	"switchboard/handler/internal/acs"
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/config"
 	"switchboard/handler/internal/customhandler"
+	"switchboard/handler/internal/devices"
+	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/health"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/push"
 	"switchboard/handler/internal/store"
 )
 
@@ -83,17 +89,80 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		DefaultScopes: cfg.TokenDefaultScopes,
 	})
 
+	senders, err := newSenders(cfg)
+	if err != nil {
+		return nil, err
+	}
+	devs := devices.NewService(st, func(ctx context.Context, userID string) (string, error) {
+		u, err := ids.Profile(ctx, userID)
+		return u.ACSUserID, err
+	}, senders, devices.Options{TTL: cfg.DeviceTTL, Max: cfg.MaxDevices})
+	ids.OnErase(devs.EraseUser)
+	fan := fanout.NewService(st, devs, senders)
+
+	dispatch := events.NewDispatcher()
+	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
+
 	rt := httpapi.NewRouter(log)
 	rt.HandleFunc("GET /{$}", customhandler.Readiness)
 	fns := customhandler.NewFunctions()
+	fns.Register("callevents", dispatch.Function("event"))
+	fns.Register("housekeeping", housekeeping(devs, fan))
 	rt.Handle("POST /{function}", fns)
+	rt.Handle("POST /api/events", dispatch.Webhook(cfg.EventsWebhookKey))
+	rt.HandleFunc("OPTIONS /api/events", events.WebhookOptions)
 	rt.Handle("GET /api/health", health.NewHandler(version, map[string]health.Check{
 		"storage": st.Ping,
 		"auth":    authn.Check,
 	}))
 	identity.Routes(rt, authn, ids)
+	devices.Routes(rt, authn, devs)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil
+}
+
+// newSenders builds the push providers this deployment is configured for.
+func newSenders(cfg *config.Config) (*push.Senders, error) {
+	s := &push.Senders{Webhook: push.NewWebhookSender(nil)}
+	if cfg.NotificationHubConnectionString != "" {
+		hub, err := push.NewNotificationHub(push.NotificationHubsConfig{
+			ConnectionString: cfg.NotificationHubConnectionString,
+			Hub:              cfg.NotificationHubName,
+			APNsVoIPTopic:    cfg.APNSVoIPTopic,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("setting NOTIFICATION_HUB_CONNECTION_STRING: %w", err)
+		}
+		s.NotificationHub = hub
+	}
+	if cfg.WebPushVAPIDPublicKey != "" {
+		wp, err := push.NewWebPushSender(push.WebPushConfig{
+			PublicKey: cfg.WebPushVAPIDPublicKey, PrivateKey: cfg.WebPushVAPIDPrivateKey, Subject: cfg.WebPushSubject,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("setting WEBPUSH_VAPID_PUBLIC_KEY: %w", err)
+		}
+		s.WebPush = wp
+	}
+	return s, nil
+}
+
+// housekeeping is the timer function: it deletes expired device
+// registrations and delivery claims Event Grid can no longer redeliver.
+func housekeeping(devs *devices.Service, fan *fanout.Service) customhandler.Func {
+	return func(ctx context.Context, inv *customhandler.Invocation) (map[string]any, error) {
+		n, err := devs.DeleteExpired(ctx)
+		if err != nil {
+			return nil, err
+		}
+		inv.Logf("deleted %d expired device registrations", n)
+		m, err := fan.Prune(ctx, 48*time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		inv.Logf("deleted %d old delivery claims", m)
+		return nil, nil
+	}
 }
 
 func (a *app) serve(ctx context.Context) error {

@@ -6,11 +6,12 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 	"switchboard/dev/azurite"
 	"switchboard/dev/funchost"
 	"switchboard/dev/oidc"
+	"switchboard/dev/pushemu"
+
+	webpush "github.com/SherClockHolmes/webpush-go"
 )
 
 // Audience is the audience of the development tokens.
@@ -30,7 +34,7 @@ var DevAccessKey = []byte("switchboard-dev-key-not-a-secret")
 
 // Ports fix where `make run` listens (0 = a random free port). Tests leave them 0.
 type Ports struct {
-	Host, Issuer, ACS, Azurite int
+	Host, Issuer, ACS, Azurite, NotificationHubs, PushReceivers int
 }
 
 // Options configure a stack.
@@ -53,10 +57,13 @@ type Stack struct {
 	Azurite *azurite.Server
 	Issuer  *oidc.Issuer
 	ACS     *acsemu.Emulator
+	Push    *pushemu.Emulators
 	Host    *funchost.Host
 	// Env is the handler's settings, as passed to it.
-	Env    []string
-	AppDir string
+	Env []string
+	// EventsKey is the key of the handler's direct Event Grid webhook.
+	EventsKey string
+	AppDir    string
 
 	closers []func() error
 }
@@ -88,6 +95,16 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("acs emulator: %w", err)
 	}
 	s.closers = append(s.closers, s.ACS.Close)
+
+	if s.Push, err = pushemu.Start(pushemu.Options{NHAddr: addr(opts.Ports.NotificationHubs), HTTPAddr: addr(opts.Ports.PushReceivers)}); err != nil {
+		return nil, fmt.Errorf("push emulators: %w", err)
+	}
+	s.closers = append(s.closers, s.Push.Close)
+	vapidPrivate, vapidPublic, err := webpush.GenerateVAPIDKeys()
+	if err != nil {
+		return nil, err
+	}
+	s.EventsKey = randomKey()
 
 	s.AppDir = opts.AppDir
 	if s.AppDir == "" {
@@ -124,6 +141,16 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"TOKEN_DEFAULT_SCOPES=voip",
 		"PUBLIC_BASE_URL=http://127.0.0.1:" + strconv.Itoa(hostPort),
 		"ACS_RESOURCE_ID=" + s.ACS.ResourceID(),
+		"NOTIFICATION_HUB_CONNECTION_STRING=" + s.Push.ConnectionString(),
+		"NOTIFICATION_HUB_NAME=" + s.Push.Hub(),
+		"APNS_VOIP_TOPIC=com.example.switchboard.voip",
+		"WEBPUSH_VAPID_PUBLIC_KEY=" + vapidPublic,
+		"WEBPUSH_VAPID_PRIVATE_KEY=" + vapidPrivate,
+		"WEBPUSH_SUBJECT=mailto:dev@example.com",
+		"EVENTS_WEBHOOK_KEY=" + s.EventsKey,
+		// The push emulators serve TLS with their own certificate: trust it the
+		// standard way (Go reads SSL_CERT_FILE), with no special code path.
+		"SSL_CERT_FILE=" + s.Push.CAFile(),
 		"LOG_LEVEL=info",
 	}
 	s.Env = append(s.Env, opts.Env...)
@@ -168,4 +195,8 @@ func (s *Stack) Close() error {
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
-var _ = filepath.Join
+func randomKey() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

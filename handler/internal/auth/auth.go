@@ -290,3 +290,27 @@ func ActingUser(r *http.Request, p *Principal) (string, error) {
 	}
 	return p.UserID, nil
 }
+
+// User returns the authenticated principal and the user the request acts
+// for (see ActingUser); a service caller that names no user gets a 400.
+func User(r *http.Request) (string, *Principal, error) {
+	p, ok := FromContext(r.Context())
+	if !ok {
+		return "", nil, httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "authentication is required")
+	}
+	userID, err := ActingUser(r, p)
+	if err != nil {
+		return "", p, err
+	}
+	if userID == "" {
+		return "", p, OnBehalfOfRequired()
+	}
+	return userID, p, nil
+}
+
+// OnBehalfOfRequired is the answer to a service caller that names no user
+// where a route needs one.
+func OnBehalfOfRequired() *httpapi.Problem {
+	return httpapi.NewProblem(http.StatusBadRequest, "on-behalf-of-required",
+		"a service caller must name the user it acts for in the "+OnBehalfOfHeader+" header")
+}

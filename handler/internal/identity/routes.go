@@ -61,12 +61,10 @@ func callerOf(r *http.Request) (caller, error) {
 	return c, nil
 }
 
-// user returns the user the route acts for, or a 400 for a service caller
-// that did not name one.
+// user returns the user the route acts for; a service caller must name one.
 func (c caller) user() (string, error) {
 	if c.userID == "" {
-		return "", httpapi.NewProblem(http.StatusBadRequest, "on-behalf-of-required",
-			"a service caller must name the user it acts for in the X-On-Behalf-Of header")
+		return "", auth.OnBehalfOfRequired()
 	}
 	return c.userID, nil
 }

@@ -362,3 +362,36 @@ func (t *Table) QueryPartition(ctx context.Context, pk string, fn func(rk string
 	}
 	return nil
 }
+
+// Scan calls fn for every entity of the table (all partitions, paged): for
+// maintenance jobs, never for a request's hot path.
+func (t *Table) Scan(ctx context.Context, fn func(pk, rk string, decode func(any) error) error) error {
+	pager := t.client.NewListEntitiesPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if isTableNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return classify(err)
+		}
+		for _, raw := range page.Entities {
+			var keys struct{ PartitionKey, RowKey string }
+			if err := json.Unmarshal(raw, &keys); err != nil {
+				return fmt.Errorf("decode %s entity: %w", t.name, err)
+			}
+			pk, err := UnescapeKey(keys.PartitionKey)
+			if err != nil {
+				return err
+			}
+			rk, err := UnescapeKey(keys.RowKey)
+			if err != nil {
+				return err
+			}
+			if err := fn(pk, rk, func(dst any) error { return json.Unmarshal(raw, dst) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+// Package fanout wakes a callee's devices when ACS reports an incoming call:
+// one partition query for the devices, one batch of delivery claims (event
+// id x device) so each device is pushed once however often Event Grid
+// redelivers, parallel sends under a deadline, pruning of gone handles, and
+// a failed invocation (so Event Grid retries) only for devices that failed
+// transiently, whose claims are released.
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azsystemevents"
+
+	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/store"
+)
+
+// DeliveriesTable holds the claims: PartitionKey = event id, RowKey = device id.
+const DeliveriesTable = "deliveries"
+
+// Tuning: the caller is waiting for a phone to ring, and Event Grid waits
+// 30 s for an answer.
+const (
+	sendDeadline = 10 * time.Second
+	workers      = 32
+	// A pending claim older than this belongs to an invocation that died: take it over.
+	staleClaim = 45 * time.Second
+)
+
+// Devices is what the fan-out needs from device registrations.
+type Devices interface {
+	ForACSUser(ctx context.Context, acsID string) ([]push.Device, error)
+	Remove(ctx context.Context, acsID, deviceID string) error
+}
+
+// Sender delivers one notification to one device.
+type Sender interface {
+	Send(ctx context.Context, d push.Device, n push.Notification) error
+}
+
+// Service fans notifications out.
+type Service struct {
+	devices    Devices
+	sender     Sender
+	deliveries *store.Table
+	now        func() time.Time
+}
+
+// NewService wires the fan-out.
+func NewService(st *store.Store, devices Devices, sender Sender) *Service {
+	return &Service{devices: devices, sender: sender, deliveries: st.Table(DeliveriesTable), now: time.Now}
+}
+
+// claim is the exactly-once record of one device for one event.
+type claim struct {
+	State     string    `json:"state"` // pending, sent, gone, failed
+	ClaimedAt time.Time `json:"claimedAt"`
+	Provider  string    `json:"provider"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// IncomingCall handles Microsoft.Communication.IncomingCall.
+func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
+	var data azsystemevents.ACSIncomingCallEventData
+	if err := ev.DecodeData(&data); err != nil {
+		// A malformed event will not improve on redelivery: acknowledge it.
+		httpapi.Logger(ctx).Error("malformed IncomingCall event dropped", "eventId", ev.ID, "err", err)
+		return nil
+	}
+	callee := rawID(data.ToCommunicationIdentifier)
+	if data.ToCommunicationIdentifier == nil || data.ToCommunicationIdentifier.CommunicationUser == nil {
+		httpapi.Logger(ctx).Info("incoming call for a callee that is not an ACS user; nothing to push", "eventId", ev.ID, "to", callee)
+		return nil
+	}
+	n := push.Notification{
+		Type:                "incomingCall",
+		EventID:             ev.ID,
+		IncomingCallContext: deref(data.IncomingCallContext),
+		ServerCallID:        deref(data.ServerCallID),
+		CallerID:            rawID(data.FromCommunicationIdentifier),
+		CalleeID:            callee,
+		CallerDisplayName:   deref(data.CallerDisplayName),
+		CorrelationID:       deref(data.CorrelationID),
+	}
+	_, err := s.FanOut(ctx, ev.ID, callee, n)
+	return err
+}
+
+// Result counts what one fan-out did.
+type Result struct {
+	Sent, AlreadySent, Gone, Failed, Retry int
+}
+
+// FanOut pushes n to every device of acsID once per key (the event id).
+// It returns an error when some devices must be tried again later.
+func (s *Service) FanOut(ctx context.Context, key, acsID string, n push.Notification) (Result, error) {
+	var res Result
+	log := httpapi.Logger(ctx).With("eventId", key, "callee", acsID)
+	devices, err := s.devices.ForACSUser(ctx, acsID)
+	if err != nil {
+		return res, fmt.Errorf("devices of %s: %w", acsID, err)
+	}
+	if len(devices) == 0 {
+		log.Info("callee has no registered devices")
+		return res, nil
+	}
+	todo, busy, err := s.claim(ctx, key, devices, &res)
+	if err != nil {
+		return res, err
+	}
+
+	results := s.send(ctx, todo, n)
+
+	var ops []store.Op
+	for i, d := range todo {
+		err := results[i]
+		c := claim{ClaimedAt: s.now().UTC(), Provider: d.Provider}
+		switch {
+		case err == nil:
+			c.State = "sent"
+			res.Sent++
+		case push.IsGone(err):
+			c.State, c.Detail = "gone", err.Error()
+			res.Gone++
+			if rerr := s.devices.Remove(ctx, acsID, d.ID); rerr != nil {
+				log.Warn("could not prune a gone device", "deviceId", d.ID, "err", rerr)
+			}
+		case push.IsTransient(err):
+			res.Retry++
+			ops = append(ops, store.DeleteOp(d.ID, azcore.ETagAny)) // release: redelivery sends again
+			log.Warn("push failed; will retry on redelivery", "deviceId", d.ID, "provider", d.Provider, "err", err)
+			continue
+		default:
+			c.State, c.Detail = "failed", err.Error()
+			res.Failed++
+			log.Warn("push failed permanently", "deviceId", d.ID, "provider", d.Provider, "err", err)
+		}
+		ops = append(ops, store.UpsertOp(d.ID, c))
+	}
+	if err := s.deliveries.Batch(ctx, key, ops...); err != nil {
+		return res, fmt.Errorf("record deliveries of %s: %w", key, err)
+	}
+	log.Info("fan-out done", "sent", res.Sent, "alreadySent", res.AlreadySent, "gone", res.Gone, "failed", res.Failed, "retry", res.Retry, "busy", busy)
+	if res.Retry > 0 || busy > 0 {
+		return res, fmt.Errorf("%d devices to retry, %d being sent by another delivery", res.Retry, busy)
+	}
+	return res, nil
+}
+
+// claim reserves the devices this invocation will send to. The usual first
+// delivery is one batch insert; on redelivery the existing claims decide:
+// sent ones are skipped, fresh pending ones belong to a concurrent delivery
+// (busy), stale pending ones are taken over.
+func (s *Service) claim(ctx context.Context, key string, devices []push.Device, res *Result) (todo []push.Device, busy int, err error) {
+	now := s.now().UTC()
+	ops := make([]store.Op, len(devices))
+	for i, d := range devices {
+		ops[i] = store.InsertOp(d.ID, claim{State: "pending", ClaimedAt: now, Provider: d.Provider})
+	}
+	err = s.deliveries.Batch(ctx, key, ops...)
+	if err == nil {
+		return devices, 0, nil
+	}
+	if !errors.Is(err, store.ErrConflict) {
+		return nil, 0, fmt.Errorf("claim deliveries of %s: %w", key, err)
+	}
+	type existing struct {
+		claim
+		ETag azcore.ETag `json:"odata.etag"`
+	}
+	have := map[string]existing{}
+	err = s.deliveries.QueryPartition(ctx, key, func(rk string, decode func(any) error) error {
+		var c existing
+		if err := decode(&c); err != nil {
+			return err
+		}
+		have[rk] = c
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("read claims of %s: %w", key, err)
+	}
+	for _, d := range devices {
+		c, ok := have[d.ID]
+		var err error
+		switch {
+		case !ok:
+			_, err = s.deliveries.Insert(ctx, key, d.ID, claim{State: "pending", ClaimedAt: now, Provider: d.Provider})
+		case c.State == "pending" && now.Sub(c.ClaimedAt) > staleClaim:
+			_, err = s.deliveries.Replace(ctx, key, d.ID, claim{State: "pending", ClaimedAt: now, Provider: d.Provider}, c.ETag)
+		case c.State == "pending":
+			busy++
+			continue
+		default:
+			res.AlreadySent++
+			continue
+		}
+		switch {
+		case err == nil:
+			todo = append(todo, d)
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrPreconditionFailed):
+			busy++ // another delivery claimed it just now
+		default:
+			return nil, 0, fmt.Errorf("claim delivery of %s to %s: %w", key, d.ID, err)
+		}
+	}
+	return todo, busy, nil
+}
+
+// send pushes to every device in parallel, bounded by workers and sendDeadline.
+func (s *Service) send(ctx context.Context, devices []push.Device, n push.Notification) []error {
+	ctx, cancel := context.WithTimeout(ctx, sendDeadline)
+	defer cancel()
+	results := make([]error, len(devices))
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, d := range devices {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = s.sender.Send(ctx, d, n)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// Prune deletes claims older than keep: Event Grid stops redelivering after 24 hours.
+func (s *Service) Prune(ctx context.Context, keep time.Duration) (int, error) {
+	cutoff := s.now().Add(-keep)
+	type key struct{ pk, rk string }
+	var old []key
+	err := s.deliveries.Scan(ctx, func(pk, rk string, decode func(any) error) error {
+		var c claim
+		if err := decode(&c); err != nil {
+			return err
+		}
+		if c.ClaimedAt.Before(cutoff) {
+			old = append(old, key{pk, rk})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range old {
+		if err := s.deliveries.Delete(ctx, k.pk, k.rk, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+	}
+	return len(old), nil
+}
+
+func rawID(id *azsystemevents.CommunicationIdentifierModel) string {
+	if id == nil {
+		return ""
+	}
+	if id.RawID != nil && *id.RawID != "" {
+		return *id.RawID
+	}
+	if id.CommunicationUser != nil && id.CommunicationUser.ID != nil {
+		return *id.CommunicationUser.ID
+	}
+	if id.PhoneNumber != nil && id.PhoneNumber.Value != nil {
+		return "4:" + *id.PhoneNumber.Value
+	}
+	return ""
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
