@@ -46,6 +46,9 @@ func run() error {
 			Issuer:  preferPort(7701),
 			ACS:     preferPort(7702),
 			Azurite: preferPort(10002),
+			// Notification Hubs emulator and Web Push/webhook receivers.
+			NotificationHubs: preferPort(7703),
+			PushReceivers:    preferPort(7704),
 		},
 		ACSAccessKey: stack.DevAccessKey,
 		Stdout:       logs,
@@ -76,14 +79,19 @@ Switchboard is running.
   OIDC issuer    %s  (mint more: %s/token?sub=carol&name=Carol)
   ACS emulator   %s
   Azurite        %s
+  push emulators %s  (Notification Hubs)  and  %s  (what every device got)
 
 Bearer tokens (valid 1 hour):
   export ALICE=%s
   export BOB=%s
 
-`, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(), alice, bob)
+`, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(),
+		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), alice, bob)
 
 	if err := demo(ctx, base, alice, bob); err != nil {
+		return err
+	}
+	if err := demoIncomingCall(ctx, st, base, bob); err != nil {
 		return err
 	}
 
@@ -96,9 +104,11 @@ Bearer tokens (valid 1 hour):
   curl -s %[1]s/api/contacts -H "Authorization: Bearer $ALICE"
   curl -s %[1]s/api/users/bob -H "Authorization: Bearer $ALICE"
   curl -s %[1]s/api/me     # no token: 401 with a problem body
+  curl -s %[1]s/api/devices -H "Authorization: Bearer $BOB"
+  curl -sk %[2]s    # every push the emulators received
 
 Press Ctrl-C to stop.
-`, base)
+`, base, st.Push.DeliveriesURL())
 	select {
 	case <-ctx.Done():
 	case <-st.Host.Exited():
@@ -129,6 +139,37 @@ func demo(ctx context.Context, base, alice, bob string) error {
 		if status >= 300 {
 			return fmt.Errorf("%s answered %d: %s", s.title, status, body)
 		}
+	}
+	fmt.Println()
+	return nil
+}
+
+// demoIncomingCall registers an iPhone (APNs VoIP through Notification Hubs)
+// for bob, delivers an IncomingCall event for him through the host's Event
+// Grid endpoint, and shows what the phone received.
+func demoIncomingCall(ctx context.Context, st *stack.Stack, base, bob string) error {
+	const handle = "5d2b8f0c1e3a4b6d7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
+	status, body, err := call(ctx, "PUT", base+"/api/devices/bobs-iphone", bob, `{"provider":"apns","handle":"`+handle+`","voip":true}`)
+	if err != nil || status >= 300 {
+		return fmt.Errorf("register bob's iphone: %d %s %v", status, body, err)
+	}
+	fmt.Printf("  %-50s PUT /api/devices/bobs-iphone -> %d %s\n", "bob registers his iPhone (APNs VoIP)", status, shorten(body))
+	_, me, err := call(ctx, "GET", base+"/api/me", bob, "")
+	if err != nil {
+		return err
+	}
+	var profile struct{ ACSUserID string }
+	if err := json.Unmarshal([]byte(me), &profile); err != nil {
+		return err
+	}
+	event := fmt.Sprintf(`[{"id":"demo-call-1","topic":"/acs","subject":"call","eventType":"Microsoft.Communication.IncomingCall","eventTime":%q,"dataVersion":"1.0","data":{"to":{"kind":"communicationUser","rawId":%q,"communicationUser":{"id":%q}},"from":{"kind":"communicationUser","rawId":"8:acs:alice","communicationUser":{"id":"8:acs:alice"}},"serverCallId":"demo-server-call","callerDisplayName":"Alice Example","incomingCallContext":"demo-incoming-call-context","correlationId":"demo-correlation"}}]`,
+		time.Now().UTC().Format(time.RFC3339), profile.ACSUserID, profile.ACSUserID)
+	if err := st.Host.DeliverEventGrid(ctx, "callevents", []byte(event)); err != nil {
+		return fmt.Errorf("deliver IncomingCall: %w", err)
+	}
+	fmt.Printf("  %-50s POST /runtime/webhooks/eventgrid?functionName=callevents -> delivered\n", "Event Grid: IncomingCall for bob")
+	for _, d := range st.Push.Received(handle) {
+		fmt.Printf("  %-50s %s %s\n", "bob's iPhone received", d.Headers["apns-push-type"], d.Body)
 	}
 	fmt.Println()
 	return nil
