@@ -21,6 +21,7 @@ import (
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/spaces"
 	"switchboard/handler/internal/store"
 )
 
@@ -99,6 +100,9 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	}, senders, devices.Options{TTL: cfg.DeviceTTL, Max: cfg.MaxDevices})
 	ids.OnErase(devs.EraseUser)
 	fan := fanout.NewService(st, devs, senders)
+	spc := spaces.NewService(st, ids)
+	ids.AddRelation(spc.ShareSpace)
+	ids.OnErase(spc.EraseUser)
 
 	dispatch := events.NewDispatcher()
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
@@ -117,6 +121,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	}))
 	identity.Routes(rt, authn, ids)
 	devices.Routes(rt, authn, devs)
+	spaces.Routes(rt, authn, spc)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil
 }

@@ -1,0 +1,81 @@
+package spaces
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"switchboard/handler/internal/auth"
+	"switchboard/handler/internal/httpapi"
+)
+
+const requestTimeout = 15 * time.Second
+
+// Routes registers the space routes behind authentication.
+func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
+	handle := func(pattern string, f func(w http.ResponseWriter, r *http.Request, userID string) error) {
+		rt.Handle(pattern, authn.Require(httpapi.ErrorHandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			userID, _, err := auth.User(r)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+			defer cancel()
+			return f(w, r.WithContext(ctx), userID)
+		})))
+	}
+	handle("POST /api/spaces", func(w http.ResponseWriter, r *http.Request, userID string) error {
+		var req struct {
+			Name string `json:"name"`
+		}
+		if err := httpapi.DecodeJSON(r, &req, false); err != nil {
+			return err
+		}
+		sp, err := s.Create(r.Context(), userID, req.Name)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/api/spaces/"+sp.ID)
+		httpapi.WriteJSON(w, http.StatusCreated, sp)
+		return nil
+	})
+	handle("GET /api/spaces/{id}", func(w http.ResponseWriter, r *http.Request, userID string) error {
+		sp, err := s.Get(r.Context(), userID, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, http.StatusOK, sp)
+		return nil
+	})
+	handle("PUT /api/spaces/{id}/members/{userId}", func(w http.ResponseWriter, r *http.Request, userID string) error {
+		if _, err := httpapi.ReadBody(r); err != nil {
+			return err
+		}
+		if err := s.AddMember(r.Context(), userID, r.PathValue("id"), r.PathValue("userId")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	handle("DELETE /api/spaces/{id}/members/{userId}", func(w http.ResponseWriter, r *http.Request, userID string) error {
+		if err := s.RemoveMember(r.Context(), userID, r.PathValue("id"), r.PathValue("userId")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	handle("PUT /api/spaces/{id}/call", func(w http.ResponseWriter, r *http.Request, userID string) error {
+		var req struct {
+			GroupCallID string `json:"groupCallId"`
+		}
+		if err := httpapi.DecodeJSON(r, &req, false); err != nil {
+			return err
+		}
+		sp, err := s.SetCall(r.Context(), userID, r.PathValue("id"), req.GroupCallID)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, http.StatusOK, sp)
+		return nil
+	})
+}
