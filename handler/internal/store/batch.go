@@ -1,11 +1,17 @@
 package store
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
-	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -82,6 +88,10 @@ func (t *Table) Batch(ctx context.Context, pk string, ops ...Op) error {
 			return fmt.Errorf("store: batch touches row %q twice, which Table Storage refuses", op.rk)
 		}
 		seen[r] = true
+		if op.kind == aztables.TransactionTypeUpdateReplace && op.ifMatch == "" {
+			// Without If-Match the service would insert a missing row: an upsert in disguise.
+			return fmt.Errorf("store: ReplaceOp for row %q needs an ETag (azcore.ETagAny for unconditional)", op.rk)
+		}
 		var body []byte
 		if op.kind == aztables.TransactionTypeDelete {
 			body, err = entityJSON(p, r, struct{}{})
@@ -107,14 +117,6 @@ func (t *Table) Batch(ctx context.Context, pk string, ops ...Op) error {
 	})
 }
 
-var (
-	// An inner response of a failed changeset: "HTTP/1.1 409 Conflict".
-	innerStatusRE = regexp.MustCompile(`HTTP/1\.1 (\d{3})`)
-	// The failing operation's index prefixes the error message: "0:The specified entity already exists."
-	innerIndexRE = regexp.MustCompile(`"value"\s*:\s*"(\d+):`)
-	innerCodeRE  = regexp.MustCompile(`"code"\s*:\s*"([A-Za-z]+)"`)
-)
-
 // batchFailure reads the failed operation out of a 202 changeset response:
 // aztables reports it only as an error on the outer 202.
 func batchFailure(raw *http.Response, err error) error {
@@ -122,19 +124,94 @@ func batchFailure(raw *http.Response, err error) error {
 	if perr != nil {
 		return err
 	}
-	m := innerStatusRE.FindSubmatch(body)
-	if m == nil {
+	f, ok := parseChangesetFailure(raw.Header.Get("Content-Type"), body)
+	if !ok {
 		return err
 	}
-	status, _ := strconv.Atoi(string(m[1]))
-	code := ""
-	if c := innerCodeRE.FindSubmatch(body); c != nil {
-		code = string(c[1])
+	inner := &azcore.ResponseError{StatusCode: f.status, ErrorCode: f.code, RawResponse: raw}
+	return &BatchError{Index: f.index, Err: classify(inner)}
+}
+
+// changesetFailure is the one inner response of a failed changeset.
+type changesetFailure struct {
+	status int
+	code   string // e.g. EntityAlreadyExists
+	index  int    // the failing operation, -1 if the service did not say
+}
+
+// maxBatchResponse bounds what we parse: a failed changeset holds a single
+// short error response.
+const maxBatchResponse = 1 << 20
+
+// parseChangesetFailure finds the first inner response with an error status
+// in a $batch response: multipart/mixed (batch) holding multipart/mixed
+// (changeset) holding application/http parts. The failing operation's
+// 0-based index prefixes the error message ("1:The specified entity ...").
+func parseChangesetFailure(contentType string, body []byte) (changesetFailure, bool) {
+	if len(body) > maxBatchResponse {
+		return changesetFailure{}, false
 	}
-	idx := -1
-	if ix := innerIndexRE.FindSubmatch(body); ix != nil {
-		idx, _ = strconv.Atoi(string(ix[1]))
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["boundary"] == "" {
+		return changesetFailure{}, false
 	}
-	inner := &azcore.ResponseError{StatusCode: status, ErrorCode: code, RawResponse: raw}
-	return &BatchError{Index: idx, Err: classify(inner)}
+	batch := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := batch.NextPart()
+		if err != nil {
+			return changesetFailure{}, false
+		}
+		mt, cparams, err := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		if err != nil {
+			continue
+		}
+		if mt == "multipart/mixed" && cparams["boundary"] != "" {
+			if f, ok := firstFailure(multipart.NewReader(part, cparams["boundary"])); ok {
+				return f, true
+			}
+			continue
+		}
+		if f, ok := failureIn(part); ok { // a response outside any changeset
+			return f, true
+		}
+	}
+}
+
+func firstFailure(changeset *multipart.Reader) (changesetFailure, bool) {
+	for {
+		part, err := changeset.NextPart()
+		if err != nil {
+			return changesetFailure{}, false
+		}
+		if f, ok := failureIn(part); ok {
+			return f, true
+		}
+	}
+}
+
+// failureIn reads one application/http part; ok when it is an error response.
+func failureIn(part *multipart.Part) (changesetFailure, bool) {
+	resp, err := http.ReadResponse(bufio.NewReader(part), nil)
+	if err != nil || resp.StatusCode < 400 {
+		return changesetFailure{}, false
+	}
+	defer resp.Body.Close()
+	f := changesetFailure{status: resp.StatusCode, index: -1}
+	var odata struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message struct {
+				Value string `json:"value"`
+			} `json:"message"`
+		} `json:"odata.error"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, maxBatchResponse)).Decode(&odata) == nil {
+		f.code = odata.Error.Code
+		if n, _, ok := strings.Cut(odata.Error.Message.Value, ":"); ok {
+			if i, err := strconv.Atoi(n); err == nil && i >= 0 && i < MaxBatch {
+				f.index = i
+			}
+		}
+	}
+	return f, true
 }

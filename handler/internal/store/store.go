@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
@@ -53,20 +52,14 @@ var tableNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{2,62}$`)
 
 // New connects lazily: nothing goes over the network until the first call.
 func New(cfg Config) (*Store, error) {
-	opts := cfg.ClientOptions
-	if opts == nil {
-		opts = &aztables.ClientOptions{}
-	}
-	if opts.Retry.MaxRetries == 0 {
-		opts.Retry = policy.RetryOptions{MaxRetries: 3, TryTimeout: 10 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second}
-	}
+	opts := clientOptions(cfg.ClientOptions)
 	var svc *aztables.ServiceClient
 	var err error
 	switch {
 	case cfg.ConnectionString != "":
-		cs := cfg.ConnectionString
-		if strings.EqualFold(strings.TrimRight(strings.TrimSpace(cs), ";"), "UseDevelopmentStorage=true") {
-			cs = DevelopmentStorage
+		cs, err := expandDevelopmentStorage(cfg.ConnectionString)
+		if err != nil {
+			return nil, err
 		}
 		if err := checkEndpoint(connectionStringEndpoint(cs)); err != nil {
 			return nil, err
@@ -79,8 +72,9 @@ func New(cfg Config) (*Store, error) {
 		if cfg.Credential == nil {
 			return nil, errors.New("a table endpoint needs a credential")
 		}
-		if err := checkEndpoint(cfg.TableEndpoint); err != nil {
-			return nil, err
+		if !strings.HasPrefix(strings.ToLower(cfg.TableEndpoint), "https://") {
+			// azcore refuses to send a bearer token over plain http, even to loopback.
+			return nil, fmt.Errorf("table endpoint %q: managed identity needs https; reach Azurite with a connection string", cfg.TableEndpoint)
 		}
 		svc, err = aztables.NewServiceClient(strings.TrimRight(cfg.TableEndpoint, "/"), cfg.Credential, opts)
 		if err != nil {
@@ -93,6 +87,51 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("table prefix %q: letters and digits only, starting with a letter", cfg.Prefix)
 	}
 	return &Store{svc: svc, prefix: cfg.Prefix, tables: map[string]*Table{}}, nil
+}
+
+// clientOptions copies the caller's options (never modified) and fills in
+// retry defaults: azcore retries 408/429/5xx with exponential back-off.
+func clientOptions(in *aztables.ClientOptions) *aztables.ClientOptions {
+	var opts aztables.ClientOptions
+	if in != nil {
+		opts = *in
+	}
+	r := &opts.Retry
+	if r.MaxRetries == 0 {
+		r.MaxRetries = 3
+	}
+	if r.TryTimeout == 0 {
+		r.TryTimeout = 10 * time.Second
+	}
+	if r.RetryDelay == 0 {
+		r.RetryDelay = 200 * time.Millisecond
+	}
+	if r.MaxRetryDelay == 0 {
+		r.MaxRetryDelay = 2 * time.Second
+	}
+	return &opts
+}
+
+// expandDevelopmentStorage replaces the `UseDevelopmentStorage=true` shorthand,
+// which aztables does not know, with the account it stands for.
+func expandDevelopmentStorage(cs string) (string, error) {
+	kv := map[string]string{}
+	for _, part := range strings.Split(strings.TrimRight(strings.TrimSpace(cs), ";"), ";") {
+		if k, v, ok := strings.Cut(part, "="); ok {
+			kv[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		}
+	}
+	v, ok := kv["usedevelopmentstorage"]
+	switch {
+	case !ok:
+		return cs, nil
+	case !strings.EqualFold(v, "true"):
+		return "", fmt.Errorf("storage connection string: UseDevelopmentStorage=%s: only true is meaningful", v)
+	case len(kv) > 1:
+		// DevelopmentStorageProxyUri and friends: say so rather than ignore them.
+		return "", errors.New("storage connection string: UseDevelopmentStorage=true takes no other settings; give Azurite's endpoint with an explicit connection string instead")
+	}
+	return DevelopmentStorage, nil
 }
 
 // connectionStringEndpoint finds the table endpoint a connection string
@@ -167,36 +206,46 @@ type Table struct {
 
 	createMu sync.Mutex
 	created  bool
+	gen      int // counts successful creations, so one TableNotFound resets once
 }
 
 // Name is the table's full name.
 func (t *Table) Name() string { return t.name }
 
-// ensure creates the table; concurrent callers wait for one attempt, and a
-// failed attempt is retried by the next caller.
-func (t *Table) ensure(ctx context.Context) error {
+// ensure creates the table once per process before its first write;
+// concurrent callers wait for one attempt, and a failed attempt is retried
+// by the next caller. It returns the creation generation.
+func (t *Table) ensure(ctx context.Context) (int, error) {
 	t.createMu.Lock()
 	defer t.createMu.Unlock()
 	if t.created {
-		return nil
+		return t.gen, nil
 	}
 	_, err := t.client.CreateTable(ctx, nil)
 	var re *azcore.ResponseError
-	if err != nil && !(errors.As(err, &re) && re.ErrorCode == "TableAlreadyExists") {
-		return fmt.Errorf("create table %s: %w", t.name, err)
+	if err != nil && !(errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists)) {
+		return 0, fmt.Errorf("create table %s: %w", t.name, classify(err))
 	}
 	t.created = true
-	return nil
+	t.gen++
+	return t.gen, nil
 }
 
-// write runs a write, creating the table and retrying once if it does not exist yet.
+// write runs a write after ensure; if the table vanished since (deleted from
+// outside), it is created again and the write retried once.
 func (t *Table) write(ctx context.Context, op func() error) error {
-	err := op()
+	gen, err := t.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	err = op()
 	if isTableNotFound(err) {
 		t.createMu.Lock()
-		t.created = false
+		if t.gen == gen { // the first writer to notice resets; the others reuse its creation
+			t.created = false
+		}
 		t.createMu.Unlock()
-		if err := t.ensure(ctx); err != nil {
+		if _, err := t.ensure(ctx); err != nil {
 			return err
 		}
 		err = op()
