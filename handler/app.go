@@ -12,6 +12,7 @@ import (
 
 	"switchboard/handler/internal/acs"
 	"switchboard/handler/internal/auth"
+	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/config"
 	"switchboard/handler/internal/customhandler"
 	"switchboard/handler/internal/devices"
@@ -103,9 +104,11 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	spc := spaces.NewService(st, ids)
 	ids.AddRelation(spc.ShareSpace)
 	ids.OnErase(spc.EraseUser)
+	cls := calls.NewService(st, ids, spc, fan)
 
 	dispatch := events.NewDispatcher()
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
+	cls.Events(dispatch)
 
 	rt := httpapi.NewRouter(log)
 	rt.HandleFunc("GET /{$}", customhandler.Readiness)
@@ -122,6 +125,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	identity.Routes(rt, authn, ids)
 	devices.Routes(rt, authn, devs)
 	spaces.Routes(rt, authn, spc)
+	calls.Routes(rt, authn, cls)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil
 }

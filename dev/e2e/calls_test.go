@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// callEvent is an ACS call event for a group call, as Event Grid delivers it.
+func callEvent(typ, groupCallID string, at time.Time, participant string) map[string]any {
+	data := map[string]any{
+		"serverCallId": "srv", "correlationId": "corr", "group": map[string]any{"id": groupCallID},
+		"startedBy": map[string]any{"communicationIdentifier": map[string]any{"rawId": "8:acs:starter", "communicationUser": map[string]any{"id": "8:acs:starter"}}},
+	}
+	if participant != "" {
+		data["user"] = map[string]any{"communicationIdentifier": map[string]any{"rawId": participant, "communicationUser": map[string]any{"id": participant}}, "role": "Attendee"}
+		data["displayName"] = "P " + participant[len(participant)-4:]
+		data["participantId"] = uuid.NewString()
+	}
+	return map[string]any{"id": uuid.NewString(), "topic": "/acs", "subject": "call", "eventType": "Microsoft.Communication." + typ,
+		"eventTime": at.UTC().Format(time.RFC3339Nano), "dataVersion": "1.0", "data": data}
+}
+
+func TestGroupCallsInvitationsAndRoster(t *testing.T) {
+	alice := userClient(t, st, "call-alice", "Alice")
+	bob := userClient(t, st, "call-bob", "Bob")
+	eve := userClient(t, st, "call-eve", "Eve")
+	aliceID := alice.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+	bobID := bob.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+	eve.ok("POST", "/api/token", "", 200)
+	hookID, hookURL := st.Push.NewWebhook()
+	reg := bob.ok("PUT", "/api/devices/bob-hook", `{"provider":"webhook","url":"`+hookURL+`"}`, 201)
+	st.Push.SetSecret(hookID, reg["secret"].(string))
+
+	p := alice.do("POST", "/api/calls", `{"kind":"group","invitees":["call-bob","call-ghost","call-nobody"]}`).problem(t, 400, "unknown-invitees")
+	if len(p["errors"].([]any)) != 2 {
+		t.Fatalf("must list every unknown invitee: %v", p)
+	}
+	alice.do("POST", "/api/calls", `{"kind":"group","phoneNumbers":["4255550100"]}`).problem(t, 400, "invalid-request")
+	alice.do("POST", "/api/calls", `{"kind":"group","validUntil":"2000-01-01T00:00:00Z"}`).problem(t, 400, "invalid-request")
+	alice.do("POST", "/api/calls", `{"kind":"group","validUntil":"`+time.Now().Add(200*24*time.Hour).Format(time.RFC3339)+`"}`).problem(t, 400, "invalid-request")
+	alice.do("POST", "/api/calls", `{"kind":"video"}`).problem(t, 400, "invalid-request")
+
+	created := alice.ok("POST", "/api/calls", `{"kind":"group","invitees":["call-bob"],"subject":"Design review"}`, 201)
+	id := created["id"].(string)
+	group := created["groupCallId"].(string)
+	if created["state"] != "created" || len(created["invitees"].([]any)) != 1 {
+		t.Fatalf("created: %v", created)
+	}
+	inv := st.Push.Received(hookID)
+	if len(inv) != 1 {
+		t.Fatalf("bob's device got %d invitations", len(inv))
+	}
+	var body map[string]any
+	_ = json.Unmarshal(inv[0].Body, &body)
+	if body["type"] != "invitation" || body["data"].(map[string]any)["callId"] != id || body["data"].(map[string]any)["subject"] != "Design review" {
+		t.Fatalf("invitation: %s", inv[0].Body)
+	}
+	bob.ok("GET", "/api/calls/"+id, "", 200)
+	eve.do("GET", "/api/calls/"+id, "").problem(t, 404, "call-not-found")
+	bob.do("POST", "/api/calls/"+id+"/invites", `{"invitees":["call-eve"]}`).problem(t, 403, "forbidden")
+
+	// Roster events, delivered in order to one call...
+	t0 := time.Now().Add(-time.Minute)
+	evs := []map[string]any{
+		callEvent("CallStarted", group, t0, ""),
+		callEvent("CallParticipantAdded", group, t0.Add(1*time.Second), aliceID),
+		callEvent("CallParticipantAdded", group, t0.Add(2*time.Second), bobID),
+		callEvent("CallParticipantRemoved", group, t0.Add(3*time.Second), bobID),
+		callEvent("CallParticipantAdded", group, t0.Add(4*time.Second), bobID),
+		callEvent("CallParticipantRemoved", group, t0.Add(5*time.Second), aliceID),
+		callEvent("CallEnded", group, t0.Add(6*time.Second), ""),
+	}
+	// ...shuffled, with duplicates.
+	shuffled := append(append([]map[string]any{}, evs...), evs[2], evs[4], evs[6], evs[0])
+	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for _, ev := range shuffled {
+		b, _ := json.Marshal([]map[string]any{ev})
+		if err := st.Host.DeliverEventGrid(context.Background(), "callevents", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := alice.ok("GET", "/api/calls/"+id, "", 200)
+	if got["state"] != "ended" {
+		t.Errorf("state %v, want ended", got["state"])
+	}
+	want := map[string]string{aliceID: "left", bobID: "joined"}
+	parts := got["participants"].([]any)
+	if len(parts) != 2 {
+		t.Fatalf("roster: %v", parts)
+	}
+	for _, p := range parts {
+		m := p.(map[string]any)
+		if want[m["rawId"].(string)] != m["state"] {
+			t.Errorf("participant %v, want %s", m, want[m["rawId"].(string)])
+		}
+	}
+	if parts[0].(map[string]any)["userId"] == "" {
+		t.Errorf("participants are resolved to app users: %v", parts)
+	}
+
+	// Invites after the fact, and ending.
+	alice.ok("DELETE", "/api/calls/"+id, "", 204)
+	alice.do("POST", "/api/calls/"+id+"/invites", `{"invitees":["call-eve"]}`).problem(t, 409, "call-ended")
+	alice.do("POST", "/api/calls", `{"kind":"room","invitees":["call-bob"]}`).problem(t, 501, "kind-not-available")
+	alice.do("GET", "/api/calls/not-a-uuid", "").problem(t, 404, "call-not-found")
+}

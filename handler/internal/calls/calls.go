@@ -1,0 +1,382 @@
+// Package calls is the Call Management Service of the ACS architecture:
+// calls the service creates (group calls, and the kinds built on Rooms and
+// Call Automation), invitations pushed to invitees' devices, and a live
+// participant roster that converges whatever order, and however often, ACS
+// reports events in.
+package calls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/google/uuid"
+
+	"switchboard/handler/internal/fanout"
+	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/store"
+)
+
+// Tables: calls (PK call id; RK "call", "i:<userId>" invitees, "p:<raw id>"
+// participants) and callindex (PK "group:<id>", "room:<id>" or
+// "conn:<id>": which call an ACS event is about).
+const (
+	CallsTable = "calls"
+	IndexTable = "callindex"
+	callRow    = "call"
+	invPrefix  = "i:"
+	partPrefix = "p:"
+)
+
+// Kinds of calls.
+const (
+	KindGroup = "group"
+	KindRoom  = "room"
+	KindDial  = "dial"
+)
+
+// Users resolves app users.
+type Users interface {
+	Profile(ctx context.Context, userID string) (identity.User, error)
+	UserByACSID(ctx context.Context, acsUserID string) (string, error)
+}
+
+// Spaces checks space membership.
+type Spaces interface {
+	IsMember(ctx context.Context, spaceID, userID string) (bool, error)
+}
+
+// Inviter pushes an invitation to a user's devices (the fan-out does).
+type Inviter interface {
+	FanOut(ctx context.Context, key, acsID string, n push.Notification) (fanout.Result, error)
+}
+
+// Service manages calls.
+type Service struct {
+	calls, index *store.Table
+	users        Users
+	spaces       Spaces
+	inviter      Inviter
+	now          func() time.Time
+}
+
+// NewService wires the service.
+func NewService(st *store.Store, users Users, spaces Spaces, inviter Inviter) *Service {
+	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), users: users, spaces: spaces, inviter: inviter, now: time.Now}
+}
+
+type call struct {
+	Kind        string    `json:"kind"`
+	Creator     string    `json:"creator"`
+	Subject     string    `json:"subject,omitempty"`
+	SpaceID     string    `json:"spaceId,omitempty"`
+	GroupCallID string    `json:"groupCallId,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	// State is created, active or ended; StateAt and StateEvent order the
+	// events that set it, so late or repeated events cannot move it back.
+	State      string    `json:"state"`
+	StateAt    time.Time `json:"stateAt"`
+	StateEvent string    `json:"stateEvent,omitempty"`
+}
+
+type invitee struct {
+	ACSUserID string    `json:"acsUserId"`
+	InvitedBy string    `json:"invitedBy"`
+	InvitedAt time.Time `json:"invitedAt"`
+}
+
+type participant struct {
+	UserID      string    `json:"userId,omitempty"`
+	DisplayName string    `json:"displayName,omitempty"`
+	State       string    `json:"state"` // joined or left
+	At          time.Time `json:"at"`
+	Event       string    `json:"event"`
+}
+
+// CreateRequest is the body of POST /api/calls.
+type CreateRequest struct {
+	Kind         string     `json:"kind"`
+	Invitees     []string   `json:"invitees"`
+	PhoneNumbers []string   `json:"phoneNumbers"`
+	SpaceID      string     `json:"spaceId"`
+	Subject      string     `json:"subject"`
+	ValidUntil   *time.Time `json:"validUntil"`
+}
+
+// Call is what the call routes answer.
+type Call struct {
+	ID           string        `json:"id"`
+	Kind         string        `json:"kind"`
+	State        string        `json:"state"`
+	Creator      string        `json:"creator"`
+	Subject      string        `json:"subject,omitempty"`
+	SpaceID      string        `json:"spaceId,omitempty"`
+	GroupCallID  string        `json:"groupCallId,omitempty"`
+	Invitees     []Invitee     `json:"invitees"`
+	Participants []Participant `json:"participants"`
+}
+
+// Invitee is an invited user.
+type Invitee struct {
+	UserID    string `json:"userId"`
+	ACSUserID string `json:"acsUserId"`
+}
+
+// Participant is a roster entry.
+type Participant struct {
+	RawID       string    `json:"rawId"`
+	UserID      string    `json:"userId,omitempty"`
+	DisplayName string    `json:"displayName,omitempty"`
+	State       string    `json:"state"`
+	Since       time.Time `json:"since"`
+}
+
+var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// Create makes a call for creator and invites the invitees.
+func (s *Service) Create(ctx context.Context, creator string, req CreateRequest) (Call, error) {
+	switch req.Kind {
+	case KindGroup:
+	case KindRoom, KindDial:
+		return Call{}, httpapi.NewProblem(http.StatusNotImplemented, "kind-not-available",
+			"room and dial calls need the Rooms and Call Automation clients, which this build does not have yet; use kind \"group\"")
+	default:
+		return Call{}, fieldProblem("kind", "must be group, room or dial")
+	}
+	if len(req.PhoneNumbers) > 0 {
+		for _, n := range req.PhoneNumbers {
+			if !e164RE.MatchString(n) {
+				return Call{}, fieldProblem("phoneNumbers", fmt.Sprintf("%q is not an E.164 number such as +14255550100", n))
+			}
+		}
+		return Call{}, fieldProblem("phoneNumbers", "only dial calls take phone numbers")
+	}
+	if len(req.Subject) > 200 {
+		return Call{}, fieldProblem("subject", "at most 200 characters")
+	}
+	if req.ValidUntil != nil {
+		if !req.ValidUntil.After(s.now()) || req.ValidUntil.After(s.now().Add(180*24*time.Hour)) {
+			return Call{}, fieldProblem("validUntil", "must be in the future and at most 180 days ahead")
+		}
+	}
+	if req.SpaceID != "" {
+		ok, err := s.spaces.IsMember(ctx, req.SpaceID, creator)
+		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalidKey) {
+			return Call{}, store.ProblemFor(err)
+		}
+		if !ok {
+			return Call{}, httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "you can create calls only in spaces you are a member of")
+		}
+	}
+	invitees, err := s.resolve(ctx, creator, req.Invitees)
+	if err != nil {
+		return Call{}, err
+	}
+	id := uuid.NewString()
+	now := s.now().UTC()
+	c := call{Kind: req.Kind, Creator: creator, Subject: req.Subject, SpaceID: req.SpaceID, GroupCallID: uuid.NewString(), CreatedAt: now, State: "created"}
+	// The index first: an event for the call must find it as soon as anyone can join.
+	if _, err := s.index.Upsert(ctx, "group:"+c.GroupCallID, "call", indexRow{CallID: id}); err != nil {
+		return Call{}, store.ProblemFor(err)
+	}
+	ops := []store.Op{store.InsertOp(callRow, c)}
+	for _, inv := range invitees {
+		ops = append(ops, store.InsertOp(invPrefix+inv.UserID, invitee{ACSUserID: inv.ACSUserID, InvitedBy: creator, InvitedAt: now}))
+	}
+	if err := s.calls.Batch(ctx, id, ops...); err != nil {
+		return Call{}, store.ProblemFor(err)
+	}
+	s.invite(ctx, id, c, creator, invitees)
+	return s.Get(ctx, creator, id)
+}
+
+type indexRow struct {
+	CallID string `json:"callId"`
+}
+
+const maxInvitees = 50
+
+// resolve checks that every invitee exists; the problem lists those who do not.
+func (s *Service) resolve(ctx context.Context, creator string, ids []string) ([]identity.User, error) {
+	if len(ids) > maxInvitees {
+		return nil, fieldProblem("invitees", fmt.Sprintf("at most %d per request", maxInvitees))
+	}
+	var out []identity.User
+	var missing []string
+	for _, id := range ids {
+		if id == creator || slices.ContainsFunc(out, func(u identity.User) bool { return u.UserID == id }) {
+			continue
+		}
+		u, err := s.users.Profile(ctx, id)
+		switch {
+		case err == nil && u.ACSUserID != "":
+			out = append(out, u)
+		case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidKey):
+			missing = append(missing, id)
+		default:
+			return nil, store.ProblemFor(err)
+		}
+	}
+	if len(missing) > 0 {
+		p := httpapi.NewProblem(http.StatusBadRequest, "unknown-invitees", "these invitees are not users of this app: "+strings.Join(missing, ", "))
+		for _, m := range missing {
+			p.Errors = append(p.Errors, httpapi.FieldError{Field: "invitees", Detail: m})
+		}
+		return nil, p
+	}
+	return out, nil
+}
+
+// invite pushes an invitation to each invitee's devices. A push that fails
+// now is logged, not fatal: the invitee still sees the call in GET.
+func (s *Service) invite(ctx context.Context, id string, c call, by string, invitees []identity.User) {
+	for _, u := range invitees {
+		n := push.Notification{Type: "invitation", EventID: "invite-" + id + "-" + u.ACSUserID, CalleeID: u.ACSUserID,
+			Data: map[string]string{"callId": id, "kind": c.Kind, "groupCallId": c.GroupCallID, "invitedBy": by, "subject": c.Subject}}
+		if _, err := s.inviter.FanOut(ctx, n.EventID, u.ACSUserID, n); err != nil {
+			httpapi.Logger(ctx).Warn("invitation push incomplete", "callId", id, "userId", u.UserID, "err", err)
+		}
+	}
+}
+
+// load reads a call partition: the call, invitees and roster (one query).
+func (s *Service) load(ctx context.Context, id string) (call, azcore.ETag, map[string]invitee, map[string]participant, error) {
+	var c call
+	var etag azcore.ETag
+	found := false
+	invs := map[string]invitee{}
+	parts := map[string]participant{}
+	if _, err := uuid.Parse(id); err != nil {
+		return c, "", nil, nil, callNotFound(id)
+	}
+	err := s.calls.QueryPartition(ctx, id, func(rk string, decode func(any) error) error {
+		switch {
+		case rk == callRow:
+			var row struct {
+				call
+				ETag azcore.ETag `json:"odata.etag"`
+			}
+			if err := decode(&row); err != nil {
+				return err
+			}
+			c, etag, found = row.call, row.ETag, true
+		case strings.HasPrefix(rk, invPrefix):
+			var v invitee
+			if err := decode(&v); err != nil {
+				return err
+			}
+			invs[strings.TrimPrefix(rk, invPrefix)] = v
+		case strings.HasPrefix(rk, partPrefix):
+			var p participant
+			if err := decode(&p); err != nil {
+				return err
+			}
+			parts[strings.TrimPrefix(rk, partPrefix)] = p
+		}
+		return nil
+	})
+	if err != nil {
+		return c, "", nil, nil, store.ProblemFor(err)
+	}
+	if !found {
+		return c, "", nil, nil, callNotFound(id)
+	}
+	return c, etag, invs, parts, nil
+}
+
+func callNotFound(id string) *httpapi.Problem {
+	return httpapi.Problemf(http.StatusNotFound, "call-not-found", "no call %q that you were invited to", id)
+}
+
+func fieldProblem(field, detail string) *httpapi.Problem {
+	p := httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, field+": "+detail)
+	p.Errors = []httpapi.FieldError{{Field: field, Detail: detail}}
+	return p
+}
+
+// Get returns a call to its creator and invitees; to anyone else it does not exist.
+func (s *Service) Get(ctx context.Context, viewer, id string) (Call, error) {
+	c, _, invs, parts, err := s.load(ctx, id)
+	if err != nil {
+		return Call{}, err
+	}
+	if _, invited := invs[viewer]; viewer != c.Creator && !invited {
+		return Call{}, callNotFound(id)
+	}
+	out := Call{ID: id, Kind: c.Kind, State: c.State, Creator: c.Creator, Subject: c.Subject, SpaceID: c.SpaceID, GroupCallID: c.GroupCallID,
+		Invitees: []Invitee{}, Participants: []Participant{}}
+	for uid, v := range invs {
+		out.Invitees = append(out.Invitees, Invitee{UserID: uid, ACSUserID: v.ACSUserID})
+	}
+	slices.SortFunc(out.Invitees, func(a, b Invitee) int { return strings.Compare(a.UserID, b.UserID) })
+	for raw, p := range parts {
+		out.Participants = append(out.Participants, Participant{RawID: raw, UserID: p.UserID, DisplayName: p.DisplayName, State: p.State, Since: p.At})
+	}
+	slices.SortFunc(out.Participants, func(a, b Participant) int { return strings.Compare(a.RawID, b.RawID) })
+	return out, nil
+}
+
+// Invite adds invitees to a call; only its creator may.
+func (s *Service) Invite(ctx context.Context, actor, id string, userIDs []string) (Call, error) {
+	c, _, invs, _, err := s.load(ctx, id)
+	if err != nil {
+		return Call{}, err
+	}
+	if actor != c.Creator {
+		if _, invited := invs[actor]; !invited {
+			return Call{}, callNotFound(id)
+		}
+		return Call{}, httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only the call's creator may invite")
+	}
+	if c.State == "ended" {
+		return Call{}, httpapi.NewProblem(http.StatusConflict, "call-ended", "the call has ended")
+	}
+	users, err := s.resolve(ctx, actor, userIDs)
+	if err != nil {
+		return Call{}, err
+	}
+	var fresh []identity.User
+	now := s.now().UTC()
+	for _, u := range users {
+		if _, ok := invs[u.UserID]; ok {
+			continue
+		}
+		if _, err := s.calls.Upsert(ctx, id, invPrefix+u.UserID, invitee{ACSUserID: u.ACSUserID, InvitedBy: actor, InvitedAt: now}); err != nil {
+			return Call{}, store.ProblemFor(err)
+		}
+		fresh = append(fresh, u)
+	}
+	s.invite(ctx, id, c, actor, fresh)
+	return s.Get(ctx, actor, id)
+}
+
+// End ends a call; only its creator may. Ending twice is not an error.
+func (s *Service) End(ctx context.Context, actor, id string) error {
+	c, etag, invs, _, err := s.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if actor != c.Creator {
+		if _, invited := invs[actor]; !invited {
+			return callNotFound(id)
+		}
+		return httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only the call's creator may end it")
+	}
+	if c.State == "ended" {
+		return nil
+	}
+	c.State, c.StateAt, c.StateEvent = "ended", s.now().UTC(), "ended-by-creator"
+	_, err = s.calls.Replace(ctx, id, callRow, c, etag)
+	if errors.Is(err, store.ErrPreconditionFailed) {
+		return s.End(ctx, actor, id) // a roster event changed the call meanwhile: read it again
+	}
+	return store.ProblemFor(err)
+}
