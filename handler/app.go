@@ -21,6 +21,7 @@ import (
 	"switchboard/handler/internal/health"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/publish"
 	"switchboard/handler/internal/push"
 	"switchboard/handler/internal/spaces"
 	"switchboard/handler/internal/store"
@@ -104,7 +105,19 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	spc := spaces.NewService(st, ids)
 	ids.AddRelation(spc.ShareSpace)
 	ids.OnErase(spc.EraseUser)
-	cls := calls.NewService(st, ids, spc, fan)
+	var pub *publish.Publisher
+	if cfg.EventGridTopicEndpoint != "" {
+		pcfg := publish.Config{Endpoint: cfg.EventGridTopicEndpoint, Key: cfg.EventGridTopicKey}
+		if pcfg.Key == "" {
+			if pcfg.Credential, err = managedIdentity(); err != nil {
+				return nil, fmt.Errorf("setting EVENTGRID_TOPIC_ENDPOINT: %w", err)
+			}
+		}
+		if pub, err = publish.New(pcfg); err != nil {
+			return nil, fmt.Errorf("setting EVENTGRID_TOPIC_ENDPOINT: %w", err)
+		}
+	}
+	cls := calls.NewService(st, ids, spc, fan, pub)
 
 	dispatch := events.NewDispatcher()
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)

@@ -21,6 +21,7 @@ import (
 	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/publish"
 	"switchboard/handler/internal/push"
 	"switchboard/handler/internal/store"
 )
@@ -65,12 +66,13 @@ type Service struct {
 	users        Users
 	spaces       Spaces
 	inviter      Inviter
+	pub          *publish.Publisher
 	now          func() time.Time
 }
 
-// NewService wires the service.
-func NewService(st *store.Store, users Users, spaces Spaces, inviter Inviter) *Service {
-	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), users: users, spaces: spaces, inviter: inviter, now: time.Now}
+// NewService wires the service; pub may be nil (publishing off).
+func NewService(st *store.Store, users Users, spaces Spaces, inviter Inviter, pub *publish.Publisher) *Service {
+	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), users: users, spaces: spaces, inviter: inviter, pub: pub, now: time.Now}
 }
 
 type call struct {
@@ -194,6 +196,7 @@ func (s *Service) Create(ctx context.Context, creator string, req CreateRequest)
 	if err := s.calls.Batch(ctx, id, ops...); err != nil {
 		return Call{}, store.ProblemFor(err)
 	}
+	s.pub.Publish(ctx, publish.CallCreated, "calls/"+id, map[string]any{"callId": id, "kind": c.Kind, "creator": creator, "groupCallId": c.GroupCallID, "spaceId": c.SpaceID})
 	s.invite(ctx, id, c, creator, invitees)
 	return s.Get(ctx, creator, id)
 }
@@ -244,6 +247,7 @@ func (s *Service) invite(ctx context.Context, id string, c call, by string, invi
 		if _, err := s.inviter.FanOut(ctx, n.EventID, u.ACSUserID, n); err != nil {
 			httpapi.Logger(ctx).Warn("invitation push incomplete", "callId", id, "userId", u.UserID, "err", err)
 		}
+		s.pub.Publish(ctx, publish.InvitationSent, "calls/"+id, map[string]any{"callId": id, "userId": u.UserID, "invitedBy": by})
 	}
 }
 
@@ -378,5 +382,9 @@ func (s *Service) End(ctx context.Context, actor, id string) error {
 	if errors.Is(err, store.ErrPreconditionFailed) {
 		return s.End(ctx, actor, id) // a roster event changed the call meanwhile: read it again
 	}
-	return store.ProblemFor(err)
+	if err != nil {
+		return store.ProblemFor(err)
+	}
+	s.pub.Publish(ctx, publish.CallEnded, "calls/"+id, map[string]any{"callId": id, "endedBy": actor})
+	return nil
 }

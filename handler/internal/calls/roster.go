@@ -10,6 +10,7 @@ import (
 
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/publish"
 	"switchboard/handler/internal/store"
 )
 
@@ -79,8 +80,12 @@ func (s *Service) setState(ctx context.Context, ev events.Event, group *azsystem
 		if !later(ev.Time, ev.ID, c.StateAt, c.StateEvent) {
 			return nil // an older or repeated event
 		}
+		changed := c.State != state
 		c.State, c.StateAt, c.StateEvent = state, ev.Time, ev.ID
 		_, err = s.calls.Replace(ctx, id, callRow, c, etag)
+		if err == nil && changed && state == "ended" {
+			s.pub.Publish(ctx, publish.CallEnded, "calls/"+id, map[string]any{"callId": id})
+		}
 		if !errors.Is(err, store.ErrPreconditionFailed) {
 			return err
 		}
@@ -130,6 +135,9 @@ func (s *Service) setParticipant(ctx context.Context, ev events.Event, group *az
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			_, err = s.calls.Insert(ctx, id, partPrefix+raw, p)
+			if err == nil {
+				s.publishParticipant(ctx, id, raw, p)
+			}
 			if !errors.Is(err, store.ErrConflict) {
 				return err
 			}
@@ -142,10 +150,21 @@ func (s *Service) setParticipant(ctx context.Context, ev events.Event, group *az
 				p.DisplayName = cur.DisplayName
 			}
 			_, err = s.calls.Replace(ctx, id, partPrefix+raw, p, etag)
+			if err == nil && cur.State != p.State {
+				s.publishParticipant(ctx, id, raw, p)
+			}
 			if !errors.Is(err, store.ErrPreconditionFailed) {
 				return err
 			}
 		}
 	}
 	return fmt.Errorf("participant %s of call %s kept changing while applying event %s", raw, id, ev.ID)
+}
+
+func (s *Service) publishParticipant(ctx context.Context, callID, raw string, p participant) {
+	typ := publish.ParticipantJoined
+	if p.State == "left" {
+		typ = publish.ParticipantLeft
+	}
+	s.pub.Publish(ctx, typ, "calls/"+callID, map[string]any{"callId": callID, "rawId": raw, "userId": p.UserID})
 }
