@@ -95,7 +95,15 @@ func (s *Service) deletePartition(ctx context.Context, t *store.Table, pk string
 		for _, rk := range rks[:n] {
 			ops = append(ops, store.DeleteOp(rk, azcore.ETagAny))
 		}
-		if err := t.Batch(ctx, pk, ops...); err != nil && !errors.Is(err, store.ErrNotFound) {
+		err := t.Batch(ctx, pk, ops...)
+		if errors.Is(err, store.ErrNotFound) {
+			// A row went meanwhile, which fails the whole batch: delete one by one.
+			for _, rk := range rks[:n] {
+				if err := t.Delete(ctx, pk, rk, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return storeError(err)
+				}
+			}
+		} else if err != nil {
 			return storeError(err)
 		}
 		rks = rks[n:]
