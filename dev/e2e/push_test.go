@@ -101,7 +101,8 @@ func TestIncomingCallPushesEveryDeviceOnce(t *testing.T) {
 
 	// A transient failure fails the invocation; the redelivery sends only what failed.
 	ev2 := uuid.NewString()
-	s.Push.FailNext(1, 503)
+	// Three failures: Notification Hubs retries once per device, so at least one device fails.
+	s.Push.FailNext(3, 503)
 	err = s.Host.DeliverEventGrid(ctx, "callevents", incomingCall(ev2, bobID, "8:acs:caller"))
 	if _, ok := err.(*funchost.DeliveryError); !ok {
 		t.Fatalf("a transient push failure must fail the delivery so Event Grid retries: %v", err)

@@ -314,3 +314,17 @@ func OnBehalfOfRequired() *httpapi.Problem {
 	return httpapi.NewProblem(http.StatusBadRequest, "on-behalf-of-required",
 		"a service caller must name the user it acts for in the "+OnBehalfOfHeader+" header")
 }
+
+// UserHandler serves f for authenticated callers, passing the user the
+// request acts for (see User), with the request bounded by timeout.
+func (a *Authenticator) UserHandler(timeout time.Duration, f func(w http.ResponseWriter, r *http.Request, userID string) error) http.Handler {
+	return a.Require(httpapi.ErrorHandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		userID, _, err := User(r)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		return f(w, r.WithContext(ctx), userID)
+	}))
+}

@@ -1,7 +1,6 @@
 package spaces
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -14,15 +13,7 @@ const requestTimeout = 15 * time.Second
 // Routes registers the space routes behind authentication.
 func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 	handle := func(pattern string, f func(w http.ResponseWriter, r *http.Request, userID string) error) {
-		rt.Handle(pattern, authn.Require(httpapi.ErrorHandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			userID, _, err := auth.User(r)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-			defer cancel()
-			return f(w, r.WithContext(ctx), userID)
-		})))
+		rt.Handle(pattern, authn.UserHandler(requestTimeout, f))
 	}
 	handle("POST /api/spaces", func(w http.ResponseWriter, r *http.Request, userID string) error {
 		var req struct {

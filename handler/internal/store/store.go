@@ -385,37 +385,20 @@ func (t *Table) QueryPartition(ctx context.Context, pk string, fn func(rk string
 		return err
 	}
 	filter := "PartitionKey eq '" + strings.ReplaceAll(p, "'", "''") + "'"
-	pager := t.client.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if isTableNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return classify(err)
-		}
-		for _, raw := range page.Entities {
-			var keys struct{ RowKey string }
-			if err := json.Unmarshal(raw, &keys); err != nil {
-				return fmt.Errorf("decode %s entity: %w", t.name, err)
-			}
-			rk, err := UnescapeKey(keys.RowKey)
-			if err != nil {
-				return err
-			}
-			decode := func(dst any) error { return json.Unmarshal(raw, dst) }
-			if err := fn(rk, decode); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return t.list(ctx, &aztables.ListEntitiesOptions{Filter: &filter}, func(_, rk string, decode func(any) error) error {
+		return fn(rk, decode)
+	})
 }
 
 // Scan calls fn for every entity of the table (all partitions, paged): for
 // maintenance jobs, never for a request's hot path.
 func (t *Table) Scan(ctx context.Context, fn func(pk, rk string, decode func(any) error) error) error {
-	pager := t.client.NewListEntitiesPager(nil)
+	return t.list(ctx, nil, fn)
+}
+
+// list pages through a query, unescaping keys.
+func (t *Table) list(ctx context.Context, opts *aztables.ListEntitiesOptions, fn func(pk, rk string, decode func(any) error) error) error {
+	pager := t.client.NewListEntitiesPager(opts)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if isTableNotFound(err) {
