@@ -3,11 +3,15 @@
 // signatures, api-version, request shapes), answers with ACS's response and
 // error shapes, issues JWT access tokens it can verify itself, and injects
 // faults (latency, throttling, server errors, a dead endpoint) on demand.
-// One file per ACS API: identity.go today; rooms and call automation later.
+// One file per ACS API: identity.go, rooms.go, callautomation.go (which
+// plays calls out by POSTing CloudEvent callbacks signed by the emulator's
+// own OIDC issuer, callbacks.go).
 package acsemu
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -36,6 +40,9 @@ type Options struct {
 	VerifyBearer func(token string) error
 	// Logger receives one line per refused request; default discards.
 	Logger *slog.Logger
+	// CallHoldTime is how long a call the emulator plays out stays up before
+	// its targets hang up; 0 means DefaultCallHoldTime, negative until the API ends it.
+	CallHoldTime time.Duration
 }
 
 // Emulator is an ACS resource. It is an http.Handler; Start also serves it.
@@ -53,6 +60,22 @@ type Emulator struct {
 	requests   map[string]int
 	faults     faultState
 
+	rooms        map[string]*room
+	roomRepeats  map[string]string
+	roomPageSize int
+
+	calls          map[string]*call
+	callOrder      []string
+	callRepeats    map[string]string
+	incoming       map[string]IncomingCall
+	holdTime       time.Duration
+	appID          string
+	callbackKey    *rsa.PrivateKey
+	callbackKID    string
+	callbackClient *http.Client
+	bg             context.Context
+	stopBG         context.CancelFunc
+
 	srv      *http.Server
 	endpoint string
 }
@@ -66,6 +89,19 @@ func New(opts Options) (*Emulator, error) {
 		log:        opts.Logger,
 		identities: map[string]*identity{},
 		requests:   map[string]int{},
+
+		rooms:          map[string]*room{},
+		roomRepeats:    map[string]string{},
+		roomPageSize:   DefaultRoomPageSize,
+		calls:          map[string]*call{},
+		callRepeats:    map[string]string{},
+		incoming:       map[string]IncomingCall{},
+		holdTime:       opts.CallHoldTime,
+		callbackKID:    uuid.NewString(),
+		callbackClient: &http.Client{Timeout: 10 * time.Second},
+	}
+	if e.holdTime == 0 {
+		e.holdTime = DefaultCallHoldTime
 	}
 	if e.opts.Now == nil {
 		e.opts.Now = time.Now
@@ -82,12 +118,22 @@ func New(opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("acsemu: resource id %q is not a GUID: %w", e.resourceID, err)
 	}
 	e.tokenKey = randomBytes(32)
+	e.appID = "8:acs:" + e.resourceID + "_" + uuid.NewString()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("acsemu: callback signing key: %w", err)
+	}
+	e.callbackKey = key
+	e.bg, e.stopBG = context.WithCancel(context.Background())
 	e.api = http.NewServeMux()
+	e.control = http.NewServeMux()
 	e.routeIdentity()
+	e.routeRooms()
+	e.routeCallAutomation()
+	e.routeOIDC()
 	e.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
 	})
-	e.control = http.NewServeMux()
 	e.routeControl()
 	return e, nil
 }
@@ -118,6 +164,7 @@ func Start(opts Options) (*Emulator, error) {
 
 // Close stops the server started by Start, dropping open connections.
 func (e *Emulator) Close() error {
+	e.stopBG() // calls stop playing and sending callbacks
 	if e.srv == nil {
 		return nil
 	}
@@ -177,7 +224,8 @@ func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
 }
 
 // Requests returns how many requests reached the named operation
-// (CreateIdentity, IssueAccessToken, RevokeAccessTokens, DeleteIdentity),
+// (CreateIdentity, IssueAccessToken, RevokeAccessTokens, DeleteIdentity,
+// CreateRoom, UpdateRoomParticipants, CreateCall, AddCallParticipant, ...),
 // including refused and fault-injected ones.
 func (e *Emulator) Requests(operation string) int {
 	e.mu.Lock()

@@ -1,7 +1,8 @@
 // Package acs owns Switchboard's REST clients for Azure Communication
 // Services, built on the azcore pipeline: access-key (HMAC-SHA256) or Entra
 // ID auth, retries with back-off honouring Retry-After, and ACS errors as
-// *azcore.ResponseError. One file per ACS API: identity.go today.
+// *azcore.ResponseError. One file per ACS API: identity.go, rooms.go,
+// callautomation.go (with its callback events and their verification).
 package acs
 
 import (
@@ -9,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -16,10 +18,18 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/google/uuid"
 )
 
 // APIVersion is the GA identity api-version this client speaks.
 const APIVersion = "2023-10-01"
+
+// RoomsAPIVersion and CallAutomationAPIVersion are what the official JS SDKs
+// (@azure/communication-rooms 1.2.0, -call-automation 1.6.0) send.
+const (
+	RoomsAPIVersion          = "2025-03-13"
+	CallAutomationAPIVersion = "2026-03-12"
+)
 
 // Scope is the Entra ID scope of the ACS data plane; the double slash is ACS's own.
 const Scope = "https://communication.azure.com//.default"
@@ -114,32 +124,57 @@ func (c *Client) Endpoint() string { return c.endpoint }
 // do sends one ACS request: path is already escaped, body (if not nil) is
 // JSON-encoded, and any status other than want is an *azcore.ResponseError.
 func (c *Client) do(ctx context.Context, method, path, apiVersion string, body any, want int, out any) error {
-	req, err := runtime.NewRequest(ctx, method, c.endpoint+path+"?api-version="+apiVersion)
+	return c.send(ctx, request{method: method, url: c.endpoint + path + "?api-version=" + apiVersion, body: body, want: want}, out)
+}
+
+// request is one ACS call for send; url is absolute (a nextLink, or endpoint+path+query).
+type request struct {
+	method, url string
+	body        any
+	contentType string // default application/json
+	// repeatable adds Repeatability-Request-ID/-First-Sent: ACS answers a
+	// resend of the same id (our retries) with the first result instead of acting twice.
+	repeatable bool
+	want       int
+}
+
+func (c *Client) send(ctx context.Context, rq request, out any) error {
+	req, err := runtime.NewRequest(ctx, rq.method, rq.url)
 	if err != nil {
-		return fmt.Errorf("acs: build %s %s: %w", method, path, err)
+		return fmt.Errorf("acs: build %s %s: %w", rq.method, rq.url, err)
 	}
+	path := req.Raw().URL.Path
 	req.Raw().Header.Set("Accept", "application/json")
-	if body != nil {
-		b, err := json.Marshal(body)
+	if rq.repeatable {
+		// Set once here, not per try: every retry must carry the same pair.
+		req.Raw().Header.Set("Repeatability-Request-ID", uuid.NewString())
+		req.Raw().Header.Set("Repeatability-First-Sent", time.Now().UTC().Format(http.TimeFormat))
+	}
+	if rq.body != nil {
+		b, err := json.Marshal(rq.body)
 		if err != nil {
-			return fmt.Errorf("acs: encode %s %s body: %w", method, path, err)
+			return fmt.Errorf("acs: encode %s %s body: %w", rq.method, path, err)
 		}
-		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(b)), "application/json"); err != nil {
-			return fmt.Errorf("acs: set %s %s body: %w", method, path, err)
+		ct := rq.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(b)), ct); err != nil {
+			return fmt.Errorf("acs: set %s %s body: %w", rq.method, path, err)
 		}
 	}
 	resp, err := c.pl.Do(req)
 	if err != nil {
-		return fmt.Errorf("acs: %s %s: %w", method, path, err)
+		return fmt.Errorf("acs: %s %s: %w", rq.method, path, err)
 	}
-	if resp.StatusCode != want {
+	if resp.StatusCode != rq.want {
 		return runtime.NewResponseError(resp)
 	}
 	if out == nil {
 		return nil
 	}
 	if err := runtime.UnmarshalAsJSON(resp, out); err != nil {
-		return fmt.Errorf("acs: decode %s %s response: %w", method, path, err)
+		return fmt.Errorf("acs: decode %s %s response: %w", rq.method, path, err)
 	}
 	return nil
 }
