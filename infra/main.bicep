@@ -1,0 +1,176 @@
+// Switchboard on Azure: a Linux Function App on the Flex Consumption plan
+// running the custom handler, with a user-assigned managed identity that
+// reaches Table Storage and ACS without keys; an Event Grid system topic on
+// the ACS resource; Notification Hubs; Application Insights.
+// Deploy with `azd up` (see docs/deploy.md).
+targetScope = 'resourceGroup'
+
+@description('Base name for every resource (lowercase letters and digits).')
+@minLength(3)
+@maxLength(16)
+param name string
+
+@description('Azure region.')
+param location string = resourceGroup().location
+
+@description('The app\'s OpenID Connect issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0).')
+param authIssuer string
+
+@description('The audience (aud) of the tokens client apps present (e.g. api://<app id>).')
+param authAudience string
+
+@description('The claim that names the app\'s user (oid for Entra ID).')
+param authUserClaim string = 'sub'
+
+@description('Trust App Service Authentication\'s principal header (only if you enable it).')
+param authEasyAuth bool = false
+
+@description('App role that marks back-end service callers.')
+param authServiceRole string = 'Switchboard.Service'
+
+@description('ACS token scopes a caller may ask for, and those issued by default.')
+param tokenScopes string = 'voip'
+param tokenDefaultScopes string = 'voip'
+
+@description('APNs VoIP topic: <bundle id>.voip (empty: no APNs VoIP pushes).')
+param apnsVoipTopic string = ''
+
+@description('Web Push VAPID keys (base64url) and subject; empty disables Web Push.')
+param webPushVapidPublicKey string = ''
+@secure()
+param webPushVapidPrivateKey string = ''
+param webPushSubject string = ''
+
+@description('Device registrations expire after this many days unless refreshed.')
+param deviceTtlDays int = 60
+param maxDevicesPerUser int = 20
+
+@description('E.164 caller id for dial-outs to phones (empty: no PSTN dial-out).')
+param acsPstnCallerId string = ''
+
+@description('OpenID configuration for ACS callback JWTs (empty: ACS\'s own).')
+param acsCallbackOidcConfig string = ''
+
+@description('Optional Event Grid topic to publish Switchboard\'s own events to.')
+param eventGridTopicEndpoint string = ''
+@secure()
+param eventGridTopicKey string = ''
+
+@description('Key for POST /api/events, the direct Event Grid webhook (unused behind the Functions host).')
+@secure()
+param eventsWebhookKey string = ''
+
+param tablePrefix string = ''
+param logLevel string = 'info'
+
+@description('Largest number of instances the Flex Consumption plan may scale to.')
+param maximumInstanceCount int = 100
+
+@description('ACS data location.')
+param acsDataLocation string = 'United States'
+
+var suffix = uniqueString(resourceGroup().id, name)
+var appName = '${name}-${suffix}'
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${name}-id-${suffix}'
+  location: location
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    name: name
+    suffix: suffix
+    location: location
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    accountName: take('${name}${suffix}', 24)
+    location: location
+    principalId: identity.properties.principalId
+  }
+}
+
+module communication 'modules/communication.bicep' = {
+  name: 'communication'
+  params: {
+    name: '${name}-acs-${suffix}'
+    dataLocation: acsDataLocation
+    principalId: identity.properties.principalId
+  }
+}
+
+module notificationHubs 'modules/notificationhubs.bicep' = {
+  name: 'notificationhubs'
+  params: {
+    namespaceName: '${name}-nh-${suffix}'
+    hubName: 'switchboard'
+    location: location
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    appName: appName
+    location: location
+    identityId: identity.id
+    identityClientId: identity.properties.clientId
+    storageAccountName: storage.outputs.accountName
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    maximumInstanceCount: maximumInstanceCount
+    settings: {
+      STORAGE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
+      TABLE_PREFIX: tablePrefix
+      ACS_ENDPOINT: communication.outputs.endpoint
+      ACS_RESOURCE_ID: communication.outputs.immutableResourceId
+      ACS_CALLBACK_OIDC_CONFIG: acsCallbackOidcConfig
+      ACS_PSTN_CALLER_ID: acsPstnCallerId
+      AUTH_ISSUER: authIssuer
+      AUTH_AUDIENCE: authAudience
+      AUTH_USER_CLAIM: authUserClaim
+      AUTH_EASYAUTH: string(authEasyAuth)
+      AUTH_SERVICE_ROLE: authServiceRole
+      TOKEN_SCOPES: tokenScopes
+      TOKEN_DEFAULT_SCOPES: tokenDefaultScopes
+      NOTIFICATION_HUB_CONNECTION_STRING: notificationHubs.outputs.connectionString
+      NOTIFICATION_HUB_NAME: notificationHubs.outputs.hubName
+      APNS_VOIP_TOPIC: apnsVoipTopic
+      WEBPUSH_VAPID_PUBLIC_KEY: webPushVapidPublicKey
+      WEBPUSH_VAPID_PRIVATE_KEY: webPushVapidPrivateKey
+      WEBPUSH_SUBJECT: webPushSubject
+      DEVICE_TTL_DAYS: string(deviceTtlDays)
+      MAX_DEVICES_PER_USER: string(maxDevicesPerUser)
+      PUBLIC_BASE_URL: 'https://${appName}.azurewebsites.net'
+      EVENTGRID_TOPIC_ENDPOINT: eventGridTopicEndpoint
+      EVENTGRID_TOPIC_KEY: eventGridTopicKey
+      EVENTS_WEBHOOK_KEY: eventsWebhookKey
+      LOG_LEVEL: logLevel
+    }
+  }
+}
+
+// The system topic exists from the start; its subscription to the callevents
+// function is created after the code is deployed (azure.yaml postdeploy hook,
+// modules/callevents-subscription.bicep), because Event Grid validates that
+// the function exists.
+module eventGrid 'modules/eventgrid.bicep' = {
+  name: 'eventgrid'
+  params: {
+    name: '${name}-acs-events-${suffix}'
+    communicationServiceId: communication.outputs.id
+    storageAccountName: storage.outputs.accountName
+  }
+}
+
+output AZURE_FUNCTION_APP_NAME string = appName
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output FUNCTION_BASE_URL string = 'https://${appName}.azurewebsites.net/api'
+output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.systemTopicName
+output DEAD_LETTER_CONTAINER string = eventGrid.outputs.deadLetterContainer
+output STORAGE_ACCOUNT_NAME string = storage.outputs.accountName

@@ -1,0 +1,58 @@
+// Delivers ACS call events to the `callevents` function. Deployed after the
+// code (azure.yaml postdeploy hook): Event Grid checks that the function exists.
+param systemTopicName string
+param functionAppName string
+param storageAccountName string
+param deadLetterContainer string = 'eventgrid-deadletter'
+
+resource topic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' existing = {
+  name: systemTopicName
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' existing = {
+  name: functionAppName
+}
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource callevents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = {
+  parent: topic
+  name: 'callevents'
+  properties: {
+    destination: {
+      endpointType: 'AzureFunction'
+      properties: {
+        resourceId: '${app.id}/functions/callevents'
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    filter: {
+      includedEventTypes: [
+        'Microsoft.Communication.IncomingCall'
+        'Microsoft.Communication.CallStarted'
+        'Microsoft.Communication.CallEnded'
+        'Microsoft.Communication.CallParticipantAdded'
+        'Microsoft.Communication.CallParticipantRemoved'
+      ]
+    }
+    eventDeliverySchema: 'EventGridSchema'
+    // An incoming call is worth little after a minute; roster events longer.
+    retryPolicy: {
+      maxDeliveryAttempts: 10
+      eventTimeToLiveInMinutes: 60
+    }
+    deadLetterWithResourceIdentity: {
+      identity: { type: 'SystemAssigned' }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: account.id
+          blobContainerName: deadLetterContainer
+        }
+      }
+    }
+  }
+}
