@@ -117,7 +117,11 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("setting EVENTGRID_TOPIC_ENDPOINT: %w", err)
 		}
 	}
-	cls := calls.NewService(st, ids, spc, fan, pub)
+	callOpts := calls.Options{PublicBaseURL: cfg.PublicBaseURL, PSTNCallerID: cfg.ACSPSTNCallerID}
+	if cfg.ACSResourceID != "" {
+		callOpts.Callbacks = calls.NewCallbackAuth(cfg.ACSCallbackOIDCConfig, cfg.ACSResourceID)
+	}
+	cls := calls.NewService(st, ids, spc, fan, pub, acsClient, callOpts)
 
 	dispatch := events.NewDispatcher()
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
@@ -139,6 +143,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	devices.Routes(rt, authn, devs)
 	spaces.Routes(rt, authn, spc)
 	calls.Routes(rt, authn, cls)
+	calls.CallbackRoute(rt, cls)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+
+	"switchboard/dev/acsemu"
 )
 
 // callEvent is an ACS call event for a group call, as Event Grid delivers it.
@@ -106,6 +110,109 @@ func TestGroupCallsInvitationsAndRoster(t *testing.T) {
 	// Invites after the fact, and ending.
 	alice.ok("DELETE", "/api/calls/"+id, "", 204)
 	alice.do("POST", "/api/calls/"+id+"/invites", `{"invitees":["call-eve"]}`).problem(t, 409, "call-ended")
-	alice.do("POST", "/api/calls", `{"kind":"room","invitees":["call-bob"]}`).problem(t, 501, "kind-not-available")
 	alice.do("GET", "/api/calls/not-a-uuid", "").problem(t, 404, "call-not-found")
+}
+
+func TestRoomCall(t *testing.T) {
+	alice := userClient(t, st, "room-alice", "Alice")
+	bob := userClient(t, st, "room-bob", "Bob")
+	carol := userClient(t, st, "room-carol", "Carol")
+	aliceID := alice.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+	bobID := bob.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+	carolID := carol.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+	hookID, hookURL := st.Push.NewWebhook()
+	reg := bob.ok("PUT", "/api/devices/bob-room-hook", `{"provider":"webhook","url":"`+hookURL+`"}`, 201)
+	st.Push.SetSecret(hookID, reg["secret"].(string))
+
+	until := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	c := alice.ok("POST", "/api/calls", `{"kind":"room","invitees":["room-bob"],"subject":"1:1","validUntil":"`+until+`"}`, 201)
+	roomID, _ := c["roomId"].(string)
+	room, ok := st.ACS.Room(roomID)
+	if !ok || room.Participants[aliceID] != "Presenter" || room.Participants[bobID] != "Attendee" || len(room.Participants) != 2 {
+		t.Fatalf("ACS room: %+v (%v)", room, ok)
+	}
+	inv := st.Push.Received(hookID)
+	if len(inv) != 1 || !strings.Contains(string(inv[0].Body), roomID) {
+		t.Fatalf("bob's invitation: %+v", inv)
+	}
+	alice.ok("POST", "/api/calls/"+c["id"].(string)+"/invites", `{"invitees":["room-carol"]}`, 200)
+	if room, _ = st.ACS.Room(roomID); room.Participants[carolID] != "Attendee" {
+		t.Fatalf("carol not added to the room: %+v", room)
+	}
+	alice.ok("DELETE", "/api/calls/"+c["id"].(string), "", 204)
+	if _, ok := st.ACS.Room(roomID); ok {
+		t.Fatal("the ACS room outlived the call")
+	}
+}
+
+func TestDialCallRosterFromSignedCallbacks(t *testing.T) {
+	alice := userClient(t, st, "dial-alice", "Alice")
+	bob := userClient(t, st, "dial-bob", "Bob")
+	alice.ok("POST", "/api/token", "", 200)
+	bobID := bob.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+	st.ACS.SetCallHoldTime(300 * time.Millisecond)
+	defer st.ACS.SetCallHoldTime(2 * time.Second)
+
+	alice.do("POST", "/api/calls", `{"kind":"dial","phoneNumbers":["12345"]}`).problem(t, 400, "invalid-request")
+	c := alice.ok("POST", "/api/calls", `{"kind":"dial","invitees":["dial-bob"],"phoneNumbers":["+14255550123"]}`, 201)
+	id := c["id"].(string)
+	var final map[string]any
+	waitFor(t, 15*time.Second, func() bool {
+		final = alice.ok("GET", "/api/calls/"+id, "", 200)
+		return final["state"] == "ended"
+	})
+	joined := map[string]bool{}
+	for _, p := range final["participants"].([]any) {
+		m := p.(map[string]any)
+		joined[m["rawId"].(string)] = true
+		if m["state"] != "left" {
+			t.Errorf("after the call ended, %v", m)
+		}
+	}
+	if !joined[bobID] || !joined["4:+14255550123"] {
+		t.Fatalf("roster never had bob and the phone: %v", final["participants"])
+	}
+	conn := ""
+	for _, cs := range st.ACS.Calls() {
+		if strings.Contains(cs.CallbackURI, id) {
+			conn = cs.ID
+		}
+	}
+	for _, d := range st.ACS.Callbacks(conn) {
+		if d.Status != 200 {
+			t.Errorf("callback %s answered %d", d.EventType, d.Status)
+		}
+	}
+	// Shuffled and repeated callbacks change nothing.
+	if _, err := st.ACS.ReplayCallbacks(context.Background(), conn, acsemu.ReplayOptions{Shuffle: true, Seed: 7, Duplicates: 2}); err != nil {
+		t.Fatal(err)
+	}
+	again := alice.ok("GET", "/api/calls/"+id, "", 200)
+	a, _ := json.Marshal(again["participants"])
+	b, _ := json.Marshal(final["participants"])
+	if string(a) != string(b) || again["state"] != "ended" {
+		t.Fatalf("roster moved on replay:\n%s\n%s", a, b)
+	}
+
+	// Forged callbacks: wrong secret, no or bad token, unknown call.
+	cb := st.ACS.Callbacks(conn)[0]
+	u, _ := url.Parse(cb.URL)
+	plain := &client{t: t, base: st.URL()}
+	event := `[{"id":"forged","source":"x","type":"Microsoft.Communication.CallConnected","specversion":"1.0","time":"` + time.Now().UTC().Format(time.RFC3339) + `","data":{"callConnectionId":"` + conn + `"}}]`
+	plain.do("POST", "/api/callbacks/"+id+"?sig=wrong", event).problem(t, 401, "unauthenticated")
+	plain.do("POST", u.Path+"?"+u.RawQuery, event).problem(t, 401, "unauthenticated")   // right secret, no ACS token
+	plain.hdr = map[string]string{"Authorization": "Bearer " + mustToken(t, "someone")} // a token from the wrong issuer
+	plain.do("POST", u.Path+"?"+u.RawQuery, event).problem(t, 401, "unauthenticated")
+	plain.do("POST", "/api/callbacks/"+uuid.NewString()+"?sig=x", event).problem(t, 404, "call-not-found")
+	if after := alice.ok("GET", "/api/calls/"+id, "", 200); after["state"] != "ended" {
+		t.Fatalf("a forged callback changed the call: %v", after)
+	}
+}
+
+func mustToken(t *testing.T, user string) string {
+	tok, err := st.Token(user, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

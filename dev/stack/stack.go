@@ -141,6 +141,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"TOKEN_DEFAULT_SCOPES=voip",
 		"PUBLIC_BASE_URL=http://127.0.0.1:" + strconv.Itoa(hostPort),
 		"ACS_RESOURCE_ID=" + s.ACS.ResourceID(),
+		"ACS_CALLBACK_OIDC_CONFIG=" + s.ACS.OIDCConfigURL(),
+		"ACS_PSTN_CALLER_ID=+14255550100",
 		"NOTIFICATION_HUB_CONNECTION_STRING=" + s.Push.ConnectionString(),
 		"NOTIFICATION_HUB_NAME=" + s.Push.Hub(),
 		"APNS_VOIP_TOPIC=com.example.switchboard.voip",

@@ -7,10 +7,14 @@ package calls
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/google/uuid"
 
+	"switchboard/handler/internal/acs"
 	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
@@ -55,6 +60,27 @@ type Spaces interface {
 	IsMember(ctx context.Context, spaceID, userID string) (bool, error)
 }
 
+// ACS is what calls need from Rooms and Call Automation.
+type ACS interface {
+	CreateRoom(ctx context.Context, opts acs.CreateRoomOptions) (acs.Room, error)
+	UpsertRoomParticipants(ctx context.Context, roomID string, participants map[string]acs.RoomRole) error
+	DeleteRoom(ctx context.Context, id string) error
+	CreateCall(ctx context.Context, opts acs.CreateCallOptions) (acs.CallConnection, error)
+	AddParticipant(ctx context.Context, callConnectionID string, opts acs.AddParticipantOptions) (acs.AddParticipantResult, error)
+	TerminateCall(ctx context.Context, callConnectionID string) error
+}
+
+// Options configure the kinds of calls that need more than a group id.
+type Options struct {
+	// PublicBaseURL is where ACS posts Call Automation callbacks (PUBLIC_BASE_URL).
+	PublicBaseURL string
+	// PSTNCallerID is the caller id for dialling phones (ACS_PSTN_CALLER_ID).
+	PSTNCallerID string
+	// Callbacks verifies the JWT ACS signs callbacks with; nil when
+	// ACS_RESOURCE_ID is not set.
+	Callbacks *CallbackAuth
+}
+
 // Inviter pushes an invitation to a user's devices (the fan-out does).
 type Inviter interface {
 	FanOut(ctx context.Context, key, acsID string, n push.Notification) (fanout.Result, error)
@@ -67,12 +93,15 @@ type Service struct {
 	spaces       Spaces
 	inviter      Inviter
 	pub          *publish.Publisher
+	acs          ACS
+	opts         Options
 	now          func() time.Time
 }
 
 // NewService wires the service; pub may be nil (publishing off).
-func NewService(st *store.Store, users Users, spaces Spaces, inviter Inviter, pub *publish.Publisher) *Service {
-	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), users: users, spaces: spaces, inviter: inviter, pub: pub, now: time.Now}
+func NewService(st *store.Store, users Users, spaces Spaces, inviter Inviter, pub *publish.Publisher, client ACS, opts Options) *Service {
+	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), users: users, spaces: spaces, inviter: inviter,
+		pub: pub, acs: client, opts: opts, now: time.Now}
 }
 
 type call struct {
@@ -81,7 +110,13 @@ type call struct {
 	Subject     string    `json:"subject,omitempty"`
 	SpaceID     string    `json:"spaceId,omitempty"`
 	GroupCallID string    `json:"groupCallId,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
+	RoomID      string    `json:"roomId,omitempty"`
+	ValidUntil  time.Time `json:"validUntil,omitzero"`
+	// CallConnectionID is the Call Automation connection of a dial call.
+	CallConnectionID string `json:"callConnectionId,omitempty"`
+	// SecretHash is the SHA-256 of the per-call secret in the callback URL.
+	SecretHash string    `json:"secretHash,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
 	// State is created, active or ended; StateAt and StateEvent order the
 	// events that set it, so late or repeated events cannot move it back.
 	State      string    `json:"state"`
@@ -122,6 +157,9 @@ type Call struct {
 	Subject      string        `json:"subject,omitempty"`
 	SpaceID      string        `json:"spaceId,omitempty"`
 	GroupCallID  string        `json:"groupCallId,omitempty"`
+	RoomID       string        `json:"roomId,omitempty"`
+	ValidUntil   *time.Time    `json:"validUntil,omitempty"`
+	PhoneNumbers []string      `json:"phoneNumbers,omitempty"`
 	Invitees     []Invitee     `json:"invitees"`
 	Participants []Participant `json:"participants"`
 }
@@ -141,33 +179,44 @@ type Participant struct {
 	Since       time.Time `json:"since"`
 }
 
-var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-
 // Create makes a call for creator and invites the invitees.
 func (s *Service) Create(ctx context.Context, creator string, req CreateRequest) (Call, error) {
 	switch req.Kind {
-	case KindGroup:
-	case KindRoom, KindDial:
-		return Call{}, httpapi.NewProblem(http.StatusNotImplemented, "kind-not-available",
-			"room and dial calls need the Rooms and Call Automation clients, which this build does not have yet; use kind \"group\"")
+	case KindGroup, KindRoom, KindDial:
 	default:
 		return Call{}, fieldProblem("kind", "must be group, room or dial")
 	}
-	if len(req.PhoneNumbers) > 0 {
-		for _, n := range req.PhoneNumbers {
-			if !e164RE.MatchString(n) {
-				return Call{}, fieldProblem("phoneNumbers", fmt.Sprintf("%q is not an E.164 number such as +14255550100", n))
-			}
+	for _, n := range req.PhoneNumbers {
+		if !acs.IsE164(n) {
+			return Call{}, fieldProblem("phoneNumbers", fmt.Sprintf("%q is not an E.164 number such as +14255550100", n))
 		}
+	}
+	if len(req.PhoneNumbers) > 0 && req.Kind != KindDial {
 		return Call{}, fieldProblem("phoneNumbers", "only dial calls take phone numbers")
+	}
+	if req.Kind == KindDial {
+		if s.opts.PublicBaseURL == "" {
+			return Call{}, httpapi.NotConfigured("dial calls (Call Automation callbacks)", "PUBLIC_BASE_URL")
+		}
+		if s.opts.Callbacks == nil {
+			return Call{}, httpapi.NotConfigured("dial calls (verifying Call Automation callbacks)", "ACS_RESOURCE_ID")
+		}
+		if len(req.PhoneNumbers) > 0 && s.opts.PSTNCallerID == "" {
+			return Call{}, httpapi.NotConfigured("dialling phone numbers", "ACS_PSTN_CALLER_ID")
+		}
+		if len(req.Invitees)+len(req.PhoneNumbers) == 0 {
+			return Call{}, fieldProblem("invitees", "a dial call needs someone to dial")
+		}
 	}
 	if len(req.Subject) > 200 {
 		return Call{}, fieldProblem("subject", "at most 200 characters")
 	}
+	validUntil := s.now().Add(24 * time.Hour).UTC()
 	if req.ValidUntil != nil {
 		if !req.ValidUntil.After(s.now()) || req.ValidUntil.After(s.now().Add(180*24*time.Hour)) {
 			return Call{}, fieldProblem("validUntil", "must be in the future and at most 180 days ahead")
 		}
+		validUntil = req.ValidUntil.UTC()
 	}
 	if req.SpaceID != "" {
 		ok, err := s.spaces.IsMember(ctx, req.SpaceID, creator)
@@ -184,21 +233,93 @@ func (s *Service) Create(ctx context.Context, creator string, req CreateRequest)
 	}
 	id := uuid.NewString()
 	now := s.now().UTC()
-	c := call{Kind: req.Kind, Creator: creator, Subject: req.Subject, SpaceID: req.SpaceID, GroupCallID: uuid.NewString(), CreatedAt: now, State: "created"}
-	// The index first: an event for the call must find it as soon as anyone can join.
-	if _, err := s.index.Upsert(ctx, "group:"+c.GroupCallID, "call", indexRow{CallID: id}); err != nil {
-		return Call{}, store.ProblemFor(err)
+	c := call{Kind: req.Kind, Creator: creator, Subject: req.Subject, SpaceID: req.SpaceID, CreatedAt: now, State: "created"}
+	creatorUser, err := s.users.Profile(ctx, creator)
+	if req.Kind == KindRoom && (err != nil || creatorUser.ACSUserID == "") {
+		return Call{}, httpapi.NewProblem(http.StatusConflict, "no-acs-identity", "you need an ACS identity to join the room: call POST /api/token first")
+	}
+	var secret string
+	switch req.Kind {
+	case KindGroup:
+		c.GroupCallID = uuid.NewString()
+		// The index first: an event for the call must find it as soon as anyone can join.
+		if _, err := s.index.Upsert(ctx, "group:"+c.GroupCallID, "call", indexRow{CallID: id}); err != nil {
+			return Call{}, store.ProblemFor(err)
+		}
+	case KindRoom:
+		participants := map[string]acs.RoomRole{creatorUser.ACSUserID: acs.RolePresenter}
+		for _, u := range invitees {
+			participants[u.ACSUserID] = acs.RoleAttendee
+		}
+		room, err := s.acs.CreateRoom(ctx, acs.CreateRoomOptions{ValidFrom: now, ValidUntil: validUntil, Participants: participants})
+		if err != nil {
+			return Call{}, acsError(err)
+		}
+		c.RoomID, c.ValidUntil = room.ID, room.ValidUntil
+		if _, err := s.index.Upsert(ctx, "room:"+room.ID, "call", indexRow{CallID: id}); err != nil {
+			return Call{}, store.ProblemFor(err)
+		}
+	case KindDial:
+		secret = newSecret()
+		c.SecretHash = hashSecret(secret)
 	}
 	ops := []store.Op{store.InsertOp(callRow, c)}
 	for _, inv := range invitees {
 		ops = append(ops, store.InsertOp(invPrefix+inv.UserID, invitee{ACSUserID: inv.ACSUserID, InvitedBy: creator, InvitedAt: now}))
 	}
+	for _, n := range req.PhoneNumbers {
+		ops = append(ops, store.InsertOp(invPrefix+"4:"+n, invitee{ACSUserID: "4:" + n, InvitedBy: creator, InvitedAt: now}))
+	}
 	if err := s.calls.Batch(ctx, id, ops...); err != nil {
 		return Call{}, store.ProblemFor(err)
 	}
-	s.pub.Publish(ctx, publish.CallCreated, "calls/"+id, map[string]any{"callId": id, "kind": c.Kind, "creator": creator, "groupCallId": c.GroupCallID, "spaceId": c.SpaceID})
+	if req.Kind == KindDial {
+		// The call row exists before ACS can call back about it.
+		if err := s.dial(ctx, id, secret, invitees, req.PhoneNumbers); err != nil {
+			return Call{}, err
+		}
+	}
+	s.pub.Publish(ctx, publish.CallCreated, "calls/"+id, map[string]any{"callId": id, "kind": c.Kind, "creator": creator, "groupCallId": c.GroupCallID, "roomId": c.RoomID, "spaceId": c.SpaceID})
 	s.invite(ctx, id, c, creator, invitees)
 	return s.Get(ctx, creator, id)
+}
+
+// dial asks Call Automation to call the invitees, with callbacks to this call.
+func (s *Service) dial(ctx context.Context, id, secret string, users []identity.User, phones []string) error {
+	var targets []acs.CommunicationIdentifier
+	for _, u := range users {
+		targets = append(targets, acs.UserIdentifier(u.ACSUserID))
+	}
+	for _, n := range phones {
+		targets = append(targets, acs.PhoneIdentifier(n))
+	}
+	cc, err := s.acs.CreateCall(ctx, acs.CreateCallOptions{
+		Targets:          targets,
+		CallbackURI:      s.callbackURL(id, secret),
+		SourceCallerID:   s.opts.PSTNCallerID,
+		OperationContext: id,
+	})
+	if err != nil {
+		s.endCall(ctx, id, "create-call-failed")
+		return acsError(err)
+	}
+	for range 5 {
+		var c call
+		etag, err := s.calls.Get(ctx, id, callRow, &c)
+		if err != nil {
+			return store.ProblemFor(err)
+		}
+		c.CallConnectionID = cc.ID
+		_, err = s.calls.Replace(ctx, id, callRow, c, etag)
+		if !errors.Is(err, store.ErrPreconditionFailed) {
+			return store.ProblemFor(err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) callbackURL(id, secret string) string {
+	return s.opts.PublicBaseURL + "/api/callbacks/" + id + "?sig=" + url.QueryEscape(secret)
 }
 
 type indexRow struct {
@@ -243,7 +364,7 @@ func (s *Service) resolve(ctx context.Context, creator string, ids []string) ([]
 func (s *Service) invite(ctx context.Context, id string, c call, by string, invitees []identity.User) {
 	for _, u := range invitees {
 		n := push.Notification{Type: "invitation", EventID: "invite-" + id + "-" + u.ACSUserID, CalleeID: u.ACSUserID,
-			Data: map[string]string{"callId": id, "kind": c.Kind, "groupCallId": c.GroupCallID, "invitedBy": by, "subject": c.Subject}}
+			Data: map[string]string{"callId": id, "kind": c.Kind, "groupCallId": c.GroupCallID, "roomId": c.RoomID, "invitedBy": by, "subject": c.Subject}}
 		if _, err := s.inviter.FanOut(ctx, n.EventID, u.ACSUserID, n); err != nil {
 			httpapi.Logger(ctx).Warn("invitation push incomplete", "callId", id, "userId", u.UserID, "err", err)
 		}
@@ -317,7 +438,15 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Call, error) {
 	}
 	out := Call{ID: id, Kind: c.Kind, State: c.State, Creator: c.Creator, Subject: c.Subject, SpaceID: c.SpaceID, GroupCallID: c.GroupCallID,
 		Invitees: []Invitee{}, Participants: []Participant{}}
+	out.RoomID = c.RoomID
+	if !c.ValidUntil.IsZero() {
+		out.ValidUntil = &c.ValidUntil
+	}
 	for uid, v := range invs {
+		if phone, ok := strings.CutPrefix(uid, "4:"); ok {
+			out.PhoneNumbers = append(out.PhoneNumbers, phone)
+			continue
+		}
 		out.Invitees = append(out.Invitees, Invitee{UserID: uid, ACSUserID: v.ACSUserID})
 	}
 	slices.SortFunc(out.Invitees, func(a, b Invitee) int { return strings.Compare(a.UserID, b.UserID) })
@@ -353,6 +482,9 @@ func (s *Service) Invite(ctx context.Context, actor, id string, userIDs []string
 		if _, ok := invs[u.UserID]; ok {
 			continue
 		}
+		if err := s.addToCall(ctx, c, u); err != nil {
+			return Call{}, err
+		}
 		if _, err := s.calls.Upsert(ctx, id, invPrefix+u.UserID, invitee{ACSUserID: u.ACSUserID, InvitedBy: actor, InvitedAt: now}); err != nil {
 			return Call{}, store.ProblemFor(err)
 		}
@@ -377,6 +509,16 @@ func (s *Service) End(ctx context.Context, actor, id string) error {
 	if c.State == "ended" {
 		return nil
 	}
+	switch {
+	case c.RoomID != "":
+		if err := s.acs.DeleteRoom(ctx, c.RoomID); err != nil && !acs.IsNotFound(err) {
+			return acsError(err)
+		}
+	case c.CallConnectionID != "":
+		if err := s.acs.TerminateCall(ctx, c.CallConnectionID); err != nil && !acs.IsNotFound(err) {
+			return acsError(err)
+		}
+	}
 	c.State, c.StateAt, c.StateEvent = "ended", s.now().UTC(), "ended-by-creator"
 	_, err = s.calls.Replace(ctx, id, callRow, c, etag)
 	if errors.Is(err, store.ErrPreconditionFailed) {
@@ -387,4 +529,60 @@ func (s *Service) End(ctx context.Context, actor, id string) error {
 	}
 	s.pub.Publish(ctx, publish.CallEnded, "calls/"+id, map[string]any{"callId": id, "endedBy": actor})
 	return nil
+}
+
+// addToCall lets a new invitee in: a room participant, or a dial-out.
+func (s *Service) addToCall(ctx context.Context, c call, u identity.User) error {
+	switch {
+	case c.RoomID != "":
+		return acsError(s.acs.UpsertRoomParticipants(ctx, c.RoomID, map[string]acs.RoomRole{u.ACSUserID: acs.RoleAttendee}))
+	case c.CallConnectionID != "":
+		_, err := s.acs.AddParticipant(ctx, c.CallConnectionID, acs.AddParticipantOptions{Participant: acs.UserIdentifier(u.ACSUserID)})
+		return acsError(err)
+	}
+	return nil
+}
+
+// endCall marks a call ended without ACS (its creation failed).
+func (s *Service) endCall(ctx context.Context, id, reason string) {
+	var c call
+	etag, err := s.calls.Get(ctx, id, callRow, &c)
+	if err == nil {
+		c.State, c.StateAt, c.StateEvent = "ended", s.now().UTC(), reason
+		_, err = s.calls.Replace(ctx, id, callRow, c, etag)
+	}
+	if err != nil {
+		httpapi.Logger(ctx).Warn("could not mark a failed call ended", "callId", id, "err", err)
+	}
+}
+
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// acsError maps an ACS failure to a problem the client can act on.
+func acsError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case acs.IsAuthFailure(err):
+		return httpapi.NewProblem(http.StatusBadGateway, "acs-credential-rejected",
+			"Azure Communication Services rejected Switchboard's credential; check ACS_CONNECTION_STRING (or the managed identity's role on the ACS resource)").WithCause(err)
+	case acs.IsThrottled(err), acs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "Azure Communication Services is unavailable or throttling; retry shortly").WithCause(err)
+		p.RetryAfter = max(1, int(acs.RetryAfter(err).Seconds()+0.5))
+		return p
+	}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
+		return httpapi.NewProblem(http.StatusBadRequest, "acs-rejected", "Azure Communication Services refused the request: "+re.ErrorCode).WithCause(err)
+	}
+	return httpapi.NewProblem(http.StatusBadGateway, httpapi.CodeUpstreamFailed, "Azure Communication Services refused the request").WithCause(err)
 }

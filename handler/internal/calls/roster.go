@@ -71,26 +71,7 @@ func (s *Service) setState(ctx context.Context, ev events.Event, group *azsystem
 	if err != nil || id == "" {
 		return err
 	}
-	for range 5 {
-		var c call
-		etag, err := s.calls.Get(ctx, id, callRow, &c)
-		if err != nil {
-			return err
-		}
-		if !later(ev.Time, ev.ID, c.StateAt, c.StateEvent) {
-			return nil // an older or repeated event
-		}
-		changed := c.State != state
-		c.State, c.StateAt, c.StateEvent = state, ev.Time, ev.ID
-		_, err = s.calls.Replace(ctx, id, callRow, c, etag)
-		if err == nil && changed && state == "ended" {
-			s.pub.Publish(ctx, publish.CallEnded, "calls/"+id, map[string]any{"callId": id})
-		}
-		if !errors.Is(err, store.ErrPreconditionFailed) {
-			return err
-		}
-	}
-	return fmt.Errorf("call %s kept changing while applying event %s", id, ev.ID)
+	return s.setCallState(ctx, id, state, ev.Time, ev.ID)
 }
 
 func (s *Service) participantAdded(ctx context.Context, ev events.Event) error {
@@ -121,11 +102,18 @@ func (s *Service) setParticipant(ctx context.Context, ev events.Event, group *az
 		httpapi.Logger(ctx).Warn("participant event without a participant", "eventId", ev.ID)
 		return nil
 	}
-	raw := *user.CommunicationIdentifier.RawID
-	p := participant{State: state, At: ev.Time, Event: ev.ID}
+	displayName := ""
 	if name != nil {
-		p.DisplayName = *name
+		displayName = *name
 	}
+	return s.applyParticipant(ctx, id, *user.CommunicationIdentifier.RawID, displayName, state, ev.Time, ev.ID)
+}
+
+// applyParticipant applies one roster change with ETag-conditional writes;
+// the newest change (by time, then event id) wins, whatever order they
+// arrive in.
+func (s *Service) applyParticipant(ctx context.Context, id, raw, displayName, state string, at time.Time, eventID string) error {
+	p := participant{State: state, At: at, Event: eventID, DisplayName: displayName}
 	if uid, err := s.users.UserByACSID(ctx, raw); err == nil {
 		p.UserID = uid
 	}
@@ -158,7 +146,7 @@ func (s *Service) setParticipant(ctx context.Context, ev events.Event, group *az
 			}
 		}
 	}
-	return fmt.Errorf("participant %s of call %s kept changing while applying event %s", raw, id, ev.ID)
+	return fmt.Errorf("participant %s of call %s %w", raw, id, errChanging)
 }
 
 func (s *Service) publishParticipant(ctx context.Context, callID, raw string, p participant) {

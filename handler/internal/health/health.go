@@ -63,7 +63,9 @@ func (h *Handler) Run(ctx context.Context) Response {
 	for _, name := range names {
 		check := h.checks[name]
 		if check == nil {
+			mu.Lock()
 			resp.Dependencies[name] = Dependency{Status: "not-configured"}
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)

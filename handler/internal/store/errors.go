@@ -56,8 +56,8 @@ func isTableNotFound(err error) bool {
 // ProblemFor maps a storage error to the problem a client gets: 404, 409,
 // 412 and 400 for the typed errors; 502 when storage refuses our
 // credential; 503 with Retry-After when storage is unavailable or slow.
-// It returns nil for a nil error.
-func ProblemFor(err error) *httpapi.Problem {
+// It returns nil for a nil error (an untyped nil, so callers can return it as is).
+func ProblemFor(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"switchboard/dev/azurite"
+	"switchboard/handler/internal/httpapi"
 )
 
 func TestMain(m *testing.M) { azurite.Main(m) }
@@ -138,7 +139,7 @@ func TestKeyLimits(t *testing.T) {
 		if _, err := tb.Insert(ctx, k, "r", row{}); !errors.Is(err, ErrInvalidKey) {
 			t.Fatalf("key of %d bytes: %v", len(k), err)
 		}
-		if p := ProblemFor(ErrInvalidKey); p.Status != 400 {
+		if p := asProblem(ProblemFor(ErrInvalidKey)); p.Status != 400 {
 			t.Fatal(p)
 		}
 	}
@@ -266,7 +267,7 @@ func TestTableCreationFailureIsRetriedByTheNextWrite(t *testing.T) {
 	tb := s.Table(fmt.Sprintf("retry%d", tableSeq.Add(1)))
 	if _, err := tb.Insert(ctx, "p", "r", row{}); err == nil {
 		t.Fatal("insert succeeded although the table could not be created")
-	} else if p := ProblemFor(err); p.Status != http.StatusServiceUnavailable {
+	} else if p := asProblem(ProblemFor(err)); p.Status != http.StatusServiceUnavailable {
 		t.Fatalf("unreachable storage maps to %d, want 503", p.Status)
 	}
 	if _, err := tb.Insert(ctx, "p", "r", row{}); err != nil {
@@ -368,7 +369,7 @@ func TestPing(t *testing.T) {
 	if err == nil {
 		t.Fatal("ping of unreachable storage succeeded")
 	}
-	if p := ProblemFor(err); p.Status != http.StatusServiceUnavailable || p.RetryAfter == 0 {
+	if p := asProblem(ProblemFor(err)); p.Status != http.StatusServiceUnavailable || p.RetryAfter == 0 {
 		t.Fatalf("unreachable storage: %d (retry after %d), want 503 with Retry-After", p.Status, p.RetryAfter)
 	}
 }
@@ -495,13 +496,13 @@ func TestProblemFor(t *testing.T) {
 		{context.DeadlineExceeded, 503},
 	}
 	for _, tt := range tests {
-		p := ProblemFor(tt.err)
 		if tt.err == nil {
-			if p != nil {
-				t.Errorf("ProblemFor(nil) = %v", p)
+			if err := ProblemFor(nil); err != nil {
+				t.Errorf("ProblemFor(nil) = %#v, want an untyped nil error", err)
 			}
 			continue
 		}
+		p := asProblem(ProblemFor(tt.err))
 		if p.Status != tt.status {
 			t.Errorf("ProblemFor(%v) = %d, want %d", tt.err, p.Status, tt.status)
 		}
@@ -545,4 +546,13 @@ func FuzzEscapeKey(f *testing.F) {
 			t.Fatalf("round trip %q -> %q -> %q (%v)", s, e, back, err)
 		}
 	})
+}
+
+// asProblem unwraps the problem ProblemFor returns (nil for nil).
+func asProblem(err error) *httpapi.Problem {
+	var p *httpapi.Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	return nil
 }
