@@ -94,6 +94,9 @@ Bearer tokens (valid 1 hour):
 	if err := demoIncomingCall(ctx, st, base, bob); err != nil {
 		return err
 	}
+	if err := demoRoomCall(ctx, st, base, alice, bob); err != nil {
+		return err
+	}
 
 	fmt.Printf(`Try:
   curl -s %[1]s/api/health
@@ -173,6 +176,78 @@ func demoIncomingCall(ctx context.Context, st *stack.Stack, base, bob string) er
 	}
 	fmt.Println()
 	return nil
+}
+
+// demoRoomCall: alice creates a room call inviting bob; bob's iPhone gets
+// the invitation; the call plays out as ACS reports it through Event Grid
+// (CallStarted, both join, both leave, CallEnded); the roster shows it.
+func demoRoomCall(ctx context.Context, st *stack.Stack, base, alice, bob string) error {
+	status, body, err := call(ctx, "POST", base+"/api/calls", alice, `{"kind":"room","invitees":["bob"],"subject":"Demo"}`)
+	if err != nil || status != 201 {
+		return fmt.Errorf("create room call: %d %s %v", status, body, err)
+	}
+	fmt.Printf("  %-50s POST /api/calls -> %d %s\n", "alice creates a room call inviting bob", status, summarize(body))
+	var c struct {
+		ID, RoomID string
+		Invitees   []struct{ ACSUserID string }
+	}
+	if err := json.Unmarshal([]byte(body), &c); err != nil {
+		return err
+	}
+	const handle = "5d2b8f0c1e3a4b6d7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
+	if got := st.Push.Received(handle); len(got) > 0 {
+		fmt.Printf("  %-50s %s\n", "bob's iPhone received", got[len(got)-1].Body)
+	}
+	_, me, _ := call(ctx, "GET", base+"/api/me", alice, "")
+	var a struct{ ACSUserID string }
+	_ = json.Unmarshal([]byte(me), &a)
+	bobID := c.Invitees[0].ACSUserID
+	t0 := time.Now().UTC()
+	steps := []struct {
+		typ, who string
+	}{{"CallStarted", ""}, {"CallParticipantAdded", a.ACSUserID}, {"CallParticipantAdded", bobID}}
+	for i, s := range steps {
+		if err := st.Host.DeliverEventGrid(ctx, "callevents", roomEvent(s.typ, c.RoomID, s.who, t0.Add(time.Duration(i)*time.Second))); err != nil {
+			return err
+		}
+	}
+	_, roster, _ := call(ctx, "GET", base+"/api/calls/"+c.ID, alice, "")
+	fmt.Printf("  %-50s GET /api/calls/{id} -> %s\n", "ACS reports both joined", summarize(roster))
+	for i, s := range []struct{ typ, who string }{{"CallParticipantRemoved", bobID}, {"CallParticipantRemoved", a.ACSUserID}, {"CallEnded", ""}} {
+		if err := st.Host.DeliverEventGrid(ctx, "callevents", roomEvent(s.typ, c.RoomID, s.who, t0.Add(time.Duration(10+i)*time.Second))); err != nil {
+			return err
+		}
+	}
+	_, roster, _ = call(ctx, "GET", base+"/api/calls/"+c.ID, alice, "")
+	fmt.Printf("  %-50s GET /api/calls/{id} -> %s\n\n", "then the call ended", summarize(roster))
+	return nil
+}
+
+// summarize shows a call as kind, room, state and roster on one line.
+func summarize(body string) string {
+	var c struct {
+		Kind, RoomID, State string
+		Participants        []struct{ UserID, State string }
+	}
+	if json.Unmarshal([]byte(body), &c) != nil {
+		return body
+	}
+	roster := []string{}
+	for _, p := range c.Participants {
+		roster = append(roster, p.UserID+":"+p.State)
+	}
+	return fmt.Sprintf("kind=%s room=%s state=%s participants=%v", c.Kind, c.RoomID, c.State, roster)
+}
+
+// roomEvent is an ACS call event for a room call, as Event Grid delivers it.
+func roomEvent(typ, roomID, participant string, at time.Time) []byte {
+	data := map[string]any{"serverCallId": "demo-server-call", "correlationId": "demo", "isRoomsCall": true, "room": map[string]any{"id": roomID}}
+	if participant != "" {
+		data["user"] = map[string]any{"communicationIdentifier": map[string]any{"rawId": participant, "communicationUser": map[string]any{"id": participant}}}
+	}
+	b, _ := json.Marshal([]map[string]any{{"id": fmt.Sprintf("demo-%s-%d", typ, at.UnixNano()), "topic": "/acs", "subject": "call",
+		"eventType": "Microsoft.Communication." + typ, "eventTime": at.Format(time.RFC3339Nano), "dataVersion": "1.0", "data": data}})
+	return b
 }
 
 func call(ctx context.Context, method, url, token, body string) (int, string, error) {
