@@ -275,6 +275,15 @@ func entityJSON(pk, rk string, v any) ([]byte, error) {
 	return append(out, body[1:]...), nil
 }
 
+// entityBody escapes and checks the keys and marshals v with them.
+func entityBody(pk, rk string, v any) ([]byte, error) {
+	p, r, err := keysOf(pk, rk)
+	if err != nil {
+		return nil, err
+	}
+	return entityJSON(p, r, v)
+}
+
 func keysOf(pk, rk string) (string, string, error) {
 	p, err := checkKey(pk)
 	if err != nil {
@@ -305,11 +314,7 @@ func (t *Table) Get(ctx context.Context, pk, rk string, dst any) (azcore.ETag, e
 
 // Insert adds an entity; ErrConflict if it exists.
 func (t *Table) Insert(ctx context.Context, pk, rk string, v any) (azcore.ETag, error) {
-	p, r, err := keysOf(pk, rk)
-	if err != nil {
-		return "", err
-	}
-	body, err := entityJSON(p, r, v)
+	body, err := entityBody(pk, rk, v)
 	if err != nil {
 		return "", err
 	}
@@ -325,11 +330,7 @@ func (t *Table) Insert(ctx context.Context, pk, rk string, v any) (azcore.ETag, 
 // Replace overwrites an entity if its ETag still matches ifMatch (azcore.ETagAny
 // for unconditional); ErrPreconditionFailed if it changed, ErrNotFound if gone.
 func (t *Table) Replace(ctx context.Context, pk, rk string, v any, ifMatch azcore.ETag) (azcore.ETag, error) {
-	p, r, err := keysOf(pk, rk)
-	if err != nil {
-		return "", err
-	}
-	body, err := entityJSON(p, r, v)
+	body, err := entityBody(pk, rk, v)
 	if err != nil {
 		return "", err
 	}
@@ -345,11 +346,7 @@ func (t *Table) Replace(ctx context.Context, pk, rk string, v any, ifMatch azcor
 
 // Upsert inserts or replaces an entity unconditionally.
 func (t *Table) Upsert(ctx context.Context, pk, rk string, v any) (azcore.ETag, error) {
-	p, r, err := keysOf(pk, rk)
-	if err != nil {
-		return "", err
-	}
-	body, err := entityJSON(p, r, v)
+	body, err := entityBody(pk, rk, v)
 	if err != nil {
 		return "", err
 	}
