@@ -1,6 +1,7 @@
 // Drives the Notification Hubs emulator with the official @azure/notification-hubs
 // SDK (direct sends) and prints what happened as one JSON object.
-// Env: NH_CONNECTION_STRING, NH_WRONG_CONNECTION_STRING, NH_HUB, APNS_TOKEN, FCM_TOKEN;
+// Env: NH_CONNECTION_STRING, NH_WRONG_CONNECTION_STRING, NH_HUB, APNS_TOKEN, FCM_TOKEN, GONE_TOKEN
+// (a handle the emulator answers 410 for);
 // NODE_EXTRA_CA_CERTS trusts the emulator's certificate.
 import { NotificationHubsClient, createAppleNotification, createFcmV1Notification } from "@azure/notification-hubs";
 
@@ -18,6 +19,13 @@ out.apple = { trackingId: r1.trackingId ?? null, correlationId: r1.correlationId
 const fcm = createFcmV1Notification({ body: { message: { android: { priority: "high" }, data: { type: "incomingCall" } } } });
 const r2 = await client.sendNotification(fcm, { deviceHandle: process.env.FCM_TOKEN });
 out.fcm = { trackingId: r2.trackingId ?? null };
+
+try {
+  await client.sendNotification(fcm, { deviceHandle: process.env.GONE_TOKEN });
+  out.gone = { status: 201 };
+} catch (e) {
+  out.gone = failure(e);
+}
 
 const wrong = new NotificationHubsClient(process.env.NH_WRONG_CONNECTION_STRING, process.env.NH_HUB);
 try {

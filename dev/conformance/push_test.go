@@ -39,13 +39,18 @@ func TestNotificationHubsSDK(t *testing.T) {
 		WrongKey struct {
 			Status *int `json:"status"`
 		} `json:"wrongKey"`
+		Gone struct {
+			Status *int `json:"status"`
+		} `json:"gone"`
 	}
+	e.MarkGone("fcm-gone-token")
 	runNode(t, "notificationhubs.mjs", []string{
 		"NH_CONNECTION_STRING=" + e.ConnectionString(),
 		"NH_WRONG_CONNECTION_STRING=" + strings.Replace(e.ConnectionString(), "SharedAccessKey=", "SharedAccessKey=wrong", 1),
 		"NH_HUB=" + e.Hub(),
 		"APNS_TOKEN=" + apns,
 		"FCM_TOKEN=fcm-sdk-token",
+		"GONE_TOKEN=fcm-gone-token",
 		"NODE_EXTRA_CA_CERTS=" + e.CAFile(),
 	}, &out, "@azure/notification-hubs")
 	if out.Apple.TrackingID == nil || out.Apple.Location == nil || out.FCM.TrackingID == nil {
@@ -53,6 +58,9 @@ func TestNotificationHubsSDK(t *testing.T) {
 	}
 	if out.WrongKey.Status == nil || *out.WrongKey.Status != 401 {
 		t.Errorf("wrong key: %+v", out.WrongKey)
+	}
+	if out.Gone.Status == nil || *out.Gone.Status != 410 {
+		t.Errorf("gone handle: %+v", out.Gone)
 	}
 	a := e.Received(apns)
 	if len(a) != 1 || a[0].Headers["apns-push-type"] != "voip" || !strings.Contains(string(a[0].Body), "sdk-ctx") {
@@ -101,7 +109,7 @@ func TestOurWebPushDecryptedByHTTPECE(t *testing.T) {
 			P256dh: base64.RawURLEncoding.EncodeToString(priv.PublicKey().Bytes()),
 			Auth:   base64.RawURLEncoding.EncodeToString(auth),
 		}},
-		&webpush.Options{Subscriber: "mailto:conformance@example.com", TTL: 30, Urgency: webpush.UrgencyHigh, VAPIDPublicKey: vpub, VAPIDPrivateKey: vpriv})
+		&webpush.Options{Subscriber: "conformance@example.com", TTL: 30, Urgency: webpush.UrgencyHigh, VAPIDPublicKey: vpub, VAPIDPrivateKey: vpriv})
 	if err != nil {
 		t.Fatal(err)
 	}

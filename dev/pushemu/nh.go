@@ -49,6 +49,10 @@ func (e *Emulators) serveNH(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ServiceBusNotification-DeviceHandle is required for a direct send", http.StatusBadRequest)
 		return
 	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		http.Error(w, "Content-Type must be application/json;charset=utf-8, not "+ct, http.StatusBadRequest)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil || !json.Valid(body) {
 		http.Error(w, "the notification body must be JSON", http.StatusBadRequest)

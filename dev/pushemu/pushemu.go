@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -55,6 +56,7 @@ type Emulators struct {
 	latency    time.Duration
 	failNext   int
 	failStatus int
+	failAfter  time.Duration
 	subs       map[string]*subscription
 	hooks      map[string]string // webhook id -> secret
 }
@@ -156,10 +158,21 @@ func (e *Emulators) SetLatency(d time.Duration) {
 	e.mu.Unlock()
 }
 
-// FailNext makes the next n pushes (any provider) answer status.
+// FailNext makes the next n pushes (any provider) answer status; a 429
+// carries Retry-After: 1.
 func (e *Emulators) FailNext(n, status int) {
+	after := time.Duration(0)
+	if status == http.StatusTooManyRequests {
+		after = time.Second
+	}
+	e.FailNextRetryAfter(n, status, after)
+}
+
+// FailNextRetryAfter makes the next n pushes answer status with Retry-After
+// (whole seconds; 0 sends none).
+func (e *Emulators) FailNextRetryAfter(n, status int, retryAfter time.Duration) {
 	e.mu.Lock()
-	e.failNext, e.failStatus = n, status
+	e.failNext, e.failStatus, e.failAfter = n, status, retryAfter
 	e.mu.Unlock()
 }
 
@@ -189,7 +202,7 @@ func (e *Emulators) All() []Delivery {
 func (e *Emulators) gate(w http.ResponseWriter, device string) bool {
 	e.mu.Lock()
 	lat := e.latency
-	fail := 0
+	fail, after := 0, e.failAfter
 	if e.failNext > 0 {
 		e.failNext--
 		fail = e.failStatus
@@ -201,8 +214,8 @@ func (e *Emulators) gate(w http.ResponseWriter, device string) bool {
 	}
 	switch {
 	case fail != 0:
-		if fail == http.StatusTooManyRequests {
-			w.Header().Set("Retry-After", "1")
+		if after > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(after.Round(time.Second)/time.Second)))
 		}
 		http.Error(w, http.StatusText(fail), fail)
 		return false

@@ -61,6 +61,9 @@ func (m *tlsMaterial) serverConfig() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{m.cert}, MinVersion: tls.VersionTLS12}
 }
 
+// CAPEM is the PEM of the certificate both listeners serve (also in CAFile).
+func (e *Emulators) CAPEM() []byte { return append([]byte(nil), e.tls.certPEM...) }
+
 // CertPool trusts the Notification Hubs emulator's certificate (for Go clients in tests).
 func (e *Emulators) CertPool() *x509.CertPool { return e.tls.pool }
 

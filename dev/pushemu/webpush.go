@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -136,10 +137,21 @@ func checkVAPID(h, origin string) error {
 	if c.Expiry == nil || c.Expiry.Time().After(time.Now().Add(24*time.Hour)) {
 		return errors.New("exp must be within 24 hours")
 	}
-	if c.Subject == "" {
-		return errors.New("sub (a mailto: or https: contact) is required")
+	if !validContact(c.Subject) {
+		return fmt.Errorf("sub must be a mailto: or https: contact, not %q", c.Subject)
 	}
 	return nil
+}
+
+// validContact checks a VAPID sub (RFC 8292 section 2.1): mailto: with one
+// address, or an https: URL.
+func validContact(sub string) bool {
+	if addr, ok := strings.CutPrefix(sub, "mailto:"); ok {
+		a, err := mail.ParseAddress(addr)
+		return err == nil && a.Address == addr
+	}
+	u, err := url.Parse(sub)
+	return err == nil && u.Scheme == "https" && u.Host != ""
 }
 
 // Decrypt opens an RFC 8291 aes128gcm Web Push message with the

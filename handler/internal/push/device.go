@@ -6,6 +6,7 @@
 package push
 
 import (
+	"crypto/ecdh"
 	"encoding/base64"
 	"encoding/hex"
 	"net"
@@ -82,8 +83,11 @@ func (d Device) Validate() error {
 		if err := checkURL(s.Endpoint); err != nil {
 			bad("subscription.endpoint", err.Error())
 		}
+		// A point off the curve would fail encryption on every push.
 		if k, err := decodeB64URL(s.Keys.P256dh); err != nil || len(k) != 65 || k[0] != 4 {
 			bad("subscription.keys.p256dh", "must be an uncompressed P-256 public key (65 bytes, base64url)")
+		} else if _, err := ecdh.P256().NewPublicKey(k); err != nil {
+			bad("subscription.keys.p256dh", "is not a point on the P-256 curve")
 		}
 		if k, err := decodeB64URL(s.Keys.Auth); err != nil || len(k) != 16 {
 			bad("subscription.keys.auth", "must be 16 bytes, base64url")

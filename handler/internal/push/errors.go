@@ -3,8 +3,10 @@ package push
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -31,10 +33,23 @@ func (e *SendError) Error() string {
 
 func (e *SendError) Unwrap() error { return e.Err }
 
+// Is lets errors.Is(err, ErrGone) find a gone device without knowing SendError.
+func (e *SendError) Is(target error) bool { return target == ErrGone && e.Gone }
+
+// ErrGone matches (errors.Is) a delivery whose device handle is no longer
+// valid: the device registration should be deleted.
+var ErrGone = errors.New("push handle gone")
+
 // IsGone reports a device to prune.
-func IsGone(err error) bool {
+func IsGone(err error) bool { return errors.Is(err, ErrGone) }
+
+// RetryAfter is how long the provider asked us to wait before trying again (0: unsaid).
+func RetryAfter(err error) time.Duration {
 	var se *SendError
-	return errors.As(err, &se) && se.Gone
+	if errors.As(err, &se) {
+		return se.RetryAfter
+	}
+	return 0
 }
 
 // IsTransient reports a delivery worth trying again later. Errors that are
@@ -55,7 +70,13 @@ func classify(provider string, resp *http.Response, gone ...int) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	se := &SendError{Provider: provider, Status: resp.StatusCode, Err: errors.New(resp.Status)}
+	// The provider's own words (NH answers an XML <Error><Detail>) help whoever reads the log.
+	detail, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	msg := resp.Status
+	if d := strings.TrimSpace(string(detail)); d != "" {
+		msg += ": " + d
+	}
+	se := &SendError{Provider: provider, Status: resp.StatusCode, Err: errors.New(msg)}
 	for _, g := range gone {
 		if resp.StatusCode == g {
 			se.Gone = true
@@ -63,9 +84,24 @@ func classify(provider string, resp *http.Response, gone ...int) error {
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500 {
 		se.Transient = true
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-			se.RetryAfter = time.Duration(s) * time.Second
-		}
+		se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return se
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP-date (RFC 9110 10.2.3).
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(v, 10, 32); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }

@@ -44,6 +44,7 @@ func fit(n Notification, limit int, enc func(Notification) ([]byte, error)) ([]b
 	drops := []func(*Notification){
 		func(n *Notification) { n.CallerDisplayName = "" },
 		func(n *Notification) { n.CorrelationID = "" },
+		func(n *Notification) { n.Data = without(n.Data, "subject") },
 	}
 	for i := 0; ; i++ {
 		b, err := enc(n)
@@ -58,6 +59,20 @@ func fit(n Notification, limit int, enc func(Notification) ([]byte, error)) ([]b
 		}
 		drops[i](&n)
 	}
+}
+
+// without copies data minus key: the caller's map is not ours to edit.
+func without(data map[string]string, key string) map[string]string {
+	if _, ok := data[key]; !ok {
+		return data
+	}
+	out := make(map[string]string, len(data))
+	for k, v := range data {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // APNsBody is the JSON an APNs (PushKit VoIP or alert) push carries.
@@ -94,8 +109,11 @@ func FCMBody(n Notification) ([]byte, error) {
 		set("calleeId", n.CalleeID)
 		set("callerDisplayName", n.CallerDisplayName)
 		set("correlationId", n.CorrelationID)
+		// FCM data is one flat map: other fields never overwrite the call's own.
 		for k, v := range n.Data {
-			set(k, v)
+			if _, taken := data[k]; !taken {
+				set(k, v)
+			}
 		}
 		return json.Marshal(map[string]any{"message": map[string]any{
 			"android": map[string]any{"priority": "high", "ttl": strconv.Itoa(30) + "s"},

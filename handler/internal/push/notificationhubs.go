@@ -37,49 +37,100 @@ type NotificationHub struct {
 	hub     string
 	topic   string
 	pl      runtime.Pipeline
+	retry   policy.RetryOptions
 }
 
-// NewNotificationHub parses the connection string; no network.
-func NewNotificationHub(cfg NotificationHubsConfig) (*NotificationHub, error) {
-	var endpoint, keyName, key string
-	for _, part := range strings.Split(cfg.ConnectionString, ";") {
+// NHConnection is a parsed Notification Hubs (Service Bus) connection string.
+type NHConnection struct {
+	// Endpoint is the https:// form of the sb:// endpoint, ending in "/".
+	Endpoint string
+	KeyName  string
+	Key      string
+}
+
+// ParseNHConnectionString reads
+// Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=...;SharedAccessKey=...
+// Like the official SDKs, the sb:// endpoint is reached over https at the same host and port.
+func ParseNHConnectionString(cs string) (NHConnection, error) {
+	var c NHConnection
+	var endpoint string
+	for _, part := range strings.Split(cs, ";") {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
 			continue
 		}
+		// Cut at the first "=" keeps a base64 key's trailing "=" padding in v.
 		switch strings.ToLower(strings.TrimSpace(k)) {
 		case "endpoint":
 			endpoint = strings.TrimSpace(v)
 		case "sharedaccesskeyname":
-			keyName = strings.TrimSpace(v)
+			c.KeyName = strings.TrimSpace(v)
 		case "sharedaccesskey":
-			key = strings.TrimSpace(part[len(k)+1:])
+			c.Key = strings.TrimSpace(v)
 		}
 	}
-	if endpoint == "" || keyName == "" || key == "" {
-		return nil, errors.New("notification hub connection string needs Endpoint, SharedAccessKeyName and SharedAccessKey")
+	if endpoint == "" || c.KeyName == "" || c.Key == "" {
+		return c, errors.New("notification hub connection string needs Endpoint, SharedAccessKeyName and SharedAccessKey")
 	}
-	// Like the official SDKs: the sb:// endpoint is reached over https.
-	base := strings.Replace(endpoint, "sb://", "https://", 1)
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("notification hub endpoint %q is not an sb:// or https:// URL", endpoint)
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "sb" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return c, fmt.Errorf("notification hub endpoint %q is not an sb:// or https:// URL", endpoint)
 	}
-	if !strings.HasSuffix(base, "/") {
-		base += "/"
+	u.Scheme = "https"
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	c.Endpoint = u.String()
+	return c, nil
+}
+
+// NewNotificationHub parses the connection string; no network.
+func NewNotificationHub(cfg NotificationHubsConfig) (*NotificationHub, error) {
+	conn, err := ParseNHConnectionString(cfg.ConnectionString)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Hub == "" {
 		return nil, errors.New("a notification hub name is required")
 	}
-	opts := &policy.ClientOptions{
-		Transport: cfg.Transport,
-		// The caller is waiting for a phone to ring: retry little, quickly.
-		Retry: policy.RetryOptions{MaxRetries: 1, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: time.Second, TryTimeout: 5 * time.Second},
-	}
+	// The caller is waiting for a phone to ring: retry little, quickly. A
+	// Retry-After beyond MaxRetryDelay is not waited for but reported (RetryAfter).
+	retry := policy.RetryOptions{MaxRetries: 1, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second, TryTimeout: 5 * time.Second}
+	opts := &policy.ClientOptions{Transport: cfg.Transport, Retry: retry}
 	pl := runtime.NewPipeline("switchboard-push", "1.0", runtime.PipelineOptions{
-		PerRetry: []policy.Policy{&sasPolicy{keyName: keyName, key: key, audience: base}},
+		PerRetry: []policy.Policy{&sasPolicy{keyName: conn.KeyName, key: conn.Key, audience: conn.Endpoint}},
 	}, opts)
-	return &NotificationHub{baseURL: base, hub: cfg.Hub, topic: cfg.APNsVoIPTopic, pl: pl}, nil
+	return &NotificationHub{baseURL: conn.Endpoint, hub: cfg.Hub, topic: cfg.APNsVoIPTopic, pl: pl, retry: retry}, nil
+}
+
+// withinDeadline shrinks the retry budget to what ctx leaves, so a wait for a
+// retry never outlives the caller and the provider's answer is not lost to a
+// context error.
+func (h *NotificationHub) withinDeadline(ctx context.Context) context.Context {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx
+	}
+	o := h.retry
+	left := time.Until(dl)
+	// Keep half the time for the attempt after the wait.
+	if o.MaxRetryDelay > left/2 {
+		o.MaxRetryDelay = left / 2
+	}
+	if o.TryTimeout > left {
+		o.TryTimeout = left
+	}
+	if o.MaxRetryDelay < 10*time.Millisecond || o.TryTimeout <= 0 {
+		o.MaxRetries = -1 // no time to retry at all
+		o.MaxRetryDelay, o.TryTimeout = time.Millisecond, time.Millisecond
+		if left > 0 {
+			o.TryTimeout = left
+		}
+	}
+	if o.RetryDelay > o.MaxRetryDelay {
+		o.RetryDelay = o.MaxRetryDelay
+	}
+	return policy.WithRetryOptions(ctx, o)
 }
 
 // sasPolicy signs each attempt with a fresh SharedAccessSignature: HMAC-SHA256
@@ -134,7 +185,7 @@ func (h *NotificationHub) Send(ctx context.Context, d Device, n Notification) er
 		return &SendError{Provider: d.Provider, Err: err}
 	}
 	u := h.baseURL + url.PathEscape(h.hub) + "/messages/?api-version=" + NotificationHubsAPIVersion + "&direct=true"
-	req, err := runtime.NewRequest(ctx, http.MethodPost, u)
+	req, err := runtime.NewRequest(h.withinDeadline(ctx), http.MethodPost, u)
 	if err != nil {
 		return err
 	}
@@ -149,7 +200,7 @@ func (h *NotificationHub) Send(ctx context.Context, d Device, n Notification) er
 	}
 	resp, err := h.pl.Do(req)
 	if err != nil {
-		return &SendError{Provider: d.Provider, Transient: true, Err: err}
+		return &SendError{Provider: d.Provider, Transient: true, Err: fmt.Errorf("notification hubs direct send: %w", err)}
 	}
 	defer resp.Body.Close()
 	// 410: the handle is gone; 404 here is an unknown hub, a deployment error.

@@ -44,6 +44,10 @@ func TestValidate(t *testing.T) {
 	good.Keys.P256dh, good.Keys.Auth = sub.Keys.P256dh, sub.Keys.Auth
 	badKey := good
 	badKey.Keys.P256dh = "AAAA"
+	offCurve := good
+	offCurve.Keys.P256dh = "BA" + strings.Repeat("A", 85) // 0x04 then zeros: 65 bytes, not on the curve
+	badAuth := good
+	badAuth.Keys.Auth = "AAAA"
 	httpRemote := good
 	httpRemote.Endpoint = "http://push.example.com/x"
 	cases := []struct {
@@ -62,6 +66,15 @@ func TestValidate(t *testing.T) {
 		{"webpush", Device{Provider: WebPush, Subscription: &good}, ""},
 		{"webpush no sub", Device{Provider: WebPush}, "subscription"},
 		{"webpush bad key", Device{Provider: WebPush, Subscription: &badKey}, "subscription.keys.p256dh"},
+		{"webpush off-curve key", Device{Provider: WebPush, Subscription: &offCurve}, "subscription.keys.p256dh"},
+		{"webpush short auth", Device{Provider: WebPush, Subscription: &badAuth}, "subscription.keys.auth"},
+		{"webpush loopback http", Device{Provider: WebPush, Subscription: &WebPushSubscription{Endpoint: "http://127.0.0.1:1/x", Keys: good.Keys}}, ""},
+		{"apns max", Device{Provider: APNs, Handle: strings.Repeat("ab", 100)}, ""},
+		{"apns too long", Device{Provider: APNs, Handle: strings.Repeat("ab", 101)}, "handle"},
+		{"fcm too long", Device{Provider: FCM, Handle: strings.Repeat("a", 4097)}, "handle"},
+		{"webhook ftp", Device{Provider: Webhook, URL: "ftp://hooks.example.com/"}, "url"},
+		{"webhook relative", Device{Provider: Webhook, URL: "/ring"}, "url"},
+		{"webhook localhost http", Device{Provider: Webhook, URL: "http://localhost:8080/ring"}, ""},
 		{"webpush http remote", Device{Provider: WebPush, Subscription: &httpRemote}, "subscription.endpoint"},
 		{"webhook https", Device{Provider: Webhook, URL: "https://hooks.example.com/ring"}, ""},
 		{"webhook loopback http", Device{Provider: Webhook, URL: "http://127.0.0.1:9/x"}, ""},
@@ -119,10 +132,13 @@ func TestNotificationHubs(t *testing.T) {
 	if err := hub.Send(ctx, fcm, incoming()); !IsGone(err) {
 		t.Fatalf("gone handle: %v", err)
 	}
-	e.FailNext(5, 429)
-	if err := hub.Send(ctx, voip, incoming()); !IsTransient(err) || IsGone(err) {
-		t.Fatalf("throttled: %v", err)
+	e.FailNextRetryAfter(5, 429, 30*time.Second)
+	start := time.Now()
+	err = hub.Send(ctx, voip, incoming())
+	if !IsTransient(err) || IsGone(err) || RetryAfter(err) != 30*time.Second || time.Since(start) > time.Second {
+		t.Fatalf("throttled for longer than we wait: %v after %s", err, time.Since(start))
 	}
+	e.FailNext(0, 0)
 	e.FailNext(1, 503)
 	if err := hub.Send(ctx, voip, incoming()); err != nil {
 		t.Fatalf("one 503 is retried: %v", err)
@@ -196,6 +212,10 @@ func TestWebhook(t *testing.T) {
 	}
 	if got := e.Received(id); len(got) != 1 || got[0].Headers["event-id"] != "ev-1" {
 		t.Fatalf("webhook delivery: %+v", got)
+	}
+	e.MarkGone(id)
+	if err := s.Send(context.Background(), Device{Provider: Webhook, URL: url, Secret: secret}, incoming()); !IsGone(err) || !errors.Is(err, ErrGone) {
+		t.Fatalf("gone webhook: %v", err)
 	}
 	err := s.Send(context.Background(), Device{Provider: Webhook, URL: url, Secret: "wrong"}, incoming())
 	var se *SendError

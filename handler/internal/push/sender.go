@@ -27,6 +27,9 @@ func (s *Senders) Send(ctx context.Context, d Device, n Notification) error {
 		}
 		return s.WebPush.Send(ctx, d, n)
 	case Webhook:
+		if s.Webhook == nil {
+			return &SendError{Provider: d.Provider, Err: fmt.Errorf("%w: no webhook sender", ErrProviderNotConfigured)}
+		}
 		return s.Webhook.Send(ctx, d, n)
 	}
 	return &SendError{Provider: d.Provider, Err: fmt.Errorf("unknown provider %q", d.Provider)}

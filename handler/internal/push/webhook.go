@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -36,6 +38,9 @@ func NewWebhookSecret() string {
 
 // Send posts n to the device's URL.
 func (s *WebhookSender) Send(ctx context.Context, d Device, n Notification) error {
+	if d.URL == "" || d.Secret == "" {
+		return &SendError{Provider: Webhook, Err: errors.New("webhook device has no URL or secret")}
+	}
 	body, err := JSONBody(n, WebhookLimit)
 	if err != nil {
 		return &SendError{Provider: Webhook, Err: err}
@@ -50,7 +55,7 @@ func (s *WebhookSender) Send(ctx context.Context, d Device, n Notification) erro
 	req.Header.Set(webhooksig.SignatureHeader, webhooksig.Sign(d.Secret, time.Now(), body))
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return &SendError{Provider: Webhook, Transient: true, Err: err}
+		return &SendError{Provider: Webhook, Transient: true, Err: fmt.Errorf("webhook post: %w", err)}
 	}
 	defer resp.Body.Close()
 	return classify(Webhook, resp, http.StatusGone)
