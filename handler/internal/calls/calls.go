@@ -191,6 +191,9 @@ func (s *Service) Create(ctx context.Context, creator string, req CreateRequest)
 			return Call{}, fieldProblem("phoneNumbers", fmt.Sprintf("%q is not an E.164 number such as +14255550100", n))
 		}
 	}
+	if len(req.PhoneNumbers) > maxPhoneNumbers {
+		return Call{}, fieldProblem("phoneNumbers", fmt.Sprintf("at most %d per call", maxPhoneNumbers))
+	}
 	if len(req.PhoneNumbers) > 0 && req.Kind != KindDial {
 		return Call{}, fieldProblem("phoneNumbers", "only dial calls take phone numbers")
 	}
@@ -326,7 +329,11 @@ type indexRow struct {
 	CallID string `json:"callId"`
 }
 
-const maxInvitees = 50
+// Limits keep a call and its invitees within one batch (100 rows).
+const (
+	maxInvitees     = 50
+	maxPhoneNumbers = 10
+)
 
 // resolve checks that every invitee exists; the problem lists those who do not.
 func (s *Service) resolve(ctx context.Context, creator string, ids []string) ([]identity.User, error) {
