@@ -36,6 +36,6 @@ func run() error {
 	if err := appdir.Zip(app, zipPath); err != nil {
 		return err
 	}
-	fmt.Printf("staged %s\npackaged %s\n", app, zipPath)
+	fmt.Println("staged dist/app (host.json, function folders, linux/amd64 handler)\npackaged dist/switchboard.zip")
 	return nil
 }
