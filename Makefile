@@ -35,7 +35,7 @@ unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench: deps
-	$(GO) run ./dev/cmd/bench
+	$(GO) run ./dev/cmd/bench -doc docs/benchmarks.md
 
 package:
 	$(GO) run ./dev/cmd/package

@@ -29,7 +29,9 @@ const DeliveriesTable = "deliveries"
 // 30 s for an answer.
 const (
 	sendDeadline = 10 * time.Second
-	workers      = 32
+	// workers covers the largest device cap (MAX_DEVICES_PER_USER is at most
+	// 100), so a callee's devices are all pushed in one provider round trip.
+	workers = 100
 	// A pending claim older than this belongs to an invocation that died: take it over.
 	staleClaim = 45 * time.Second
 )
