@@ -5,7 +5,7 @@
 // Deploy with `azd up` (see docs/deploy.md).
 targetScope = 'resourceGroup'
 
-@description('Base name for every resource (lowercase letters and digits).')
+@description('Base name for every resource: letters, digits and hyphens (the azd environment name).')
 @minLength(3)
 @maxLength(16)
 param name string
@@ -16,7 +16,7 @@ param location string = resourceGroup().location
 @description('The app\'s OpenID Connect issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0).')
 param authIssuer string
 
-@description('The audience (aud) of the tokens client apps present (e.g. api://<app id>).')
+@description('The audience (aud) of the access tokens callers present: for Entra ID v2 tokens, the API app registration\'s application (client) id.')
 param authAudience string
 
 @description('The claim that names the app\'s user (oid for Entra ID).')
@@ -66,6 +66,14 @@ param logLevel string = 'info'
 @description('Largest number of instances the Flex Consumption plan may scale to.')
 param maximumInstanceCount int = 100
 
+@description('Memory per Flex Consumption instance.')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 512
+
+@description('Notification Hubs namespace tier.')
+@allowed(['Free', 'Basic', 'Standard'])
+param notificationHubsSku string = 'Free'
+
 @description('ACS data location.')
 param acsDataLocation string = 'United States'
 
@@ -83,13 +91,15 @@ module monitoring 'modules/monitoring.bicep' = {
     name: name
     suffix: suffix
     location: location
+    principalId: identity.properties.principalId
   }
 }
 
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
-    accountName: take('${name}${suffix}', 24)
+    // Storage account names allow only lowercase letters and digits.
+    accountName: take(toLower(replace('${name}${suffix}', '-', '')), 24)
     location: location
     principalId: identity.properties.principalId
   }
@@ -110,6 +120,7 @@ module notificationHubs 'modules/notificationhubs.bicep' = {
     namespaceName: '${name}-nh-${suffix}'
     hubName: 'switchboard'
     location: location
+    sku: notificationHubsSku
   }
 }
 
@@ -124,6 +135,9 @@ module functionApp 'modules/functionapp.bicep' = {
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    // Every setting the handler reads (DESIGN.md), except PUBLIC_BASE_URL,
+    // which the module sets from the app's host name. Empty means "off".
     settings: {
       STORAGE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
       TABLE_PREFIX: tablePrefix
@@ -134,7 +148,7 @@ module functionApp 'modules/functionapp.bicep' = {
       AUTH_ISSUER: authIssuer
       AUTH_AUDIENCE: authAudience
       AUTH_USER_CLAIM: authUserClaim
-      AUTH_EASYAUTH: string(authEasyAuth)
+      AUTH_EASYAUTH: authEasyAuth ? 'true' : 'false'
       AUTH_SERVICE_ROLE: authServiceRole
       TOKEN_SCOPES: tokenScopes
       TOKEN_DEFAULT_SCOPES: tokenDefaultScopes
@@ -146,7 +160,6 @@ module functionApp 'modules/functionapp.bicep' = {
       WEBPUSH_SUBJECT: webPushSubject
       DEVICE_TTL_DAYS: string(deviceTtlDays)
       MAX_DEVICES_PER_USER: string(maxDevicesPerUser)
-      PUBLIC_BASE_URL: 'https://${appName}.azurewebsites.net'
       EVENTGRID_TOPIC_ENDPOINT: eventGridTopicEndpoint
       EVENTGRID_TOPIC_KEY: eventGridTopicKey
       EVENTS_WEBHOOK_KEY: eventsWebhookKey
@@ -157,8 +170,8 @@ module functionApp 'modules/functionapp.bicep' = {
 
 // The system topic exists from the start; its subscription to the callevents
 // function is created after the code is deployed (azure.yaml postdeploy hook,
-// modules/callevents-subscription.bicep), because Event Grid validates that
-// the function exists.
+// modules/callevents-subscription.bicep), because Event Grid checks that the
+// function exists when the subscription is created.
 module eventGrid 'modules/eventgrid.bicep' = {
   name: 'eventgrid'
   params: {
@@ -170,7 +183,7 @@ module eventGrid 'modules/eventgrid.bicep' = {
 
 output AZURE_FUNCTION_APP_NAME string = appName
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
-output FUNCTION_BASE_URL string = 'https://${appName}.azurewebsites.net/api'
+output FUNCTION_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
 output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.systemTopicName
 output DEAD_LETTER_CONTAINER string = eventGrid.outputs.deadLetterContainer
 output STORAGE_ACCOUNT_NAME string = storage.outputs.accountName

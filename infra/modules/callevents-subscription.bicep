@@ -1,11 +1,13 @@
 // Delivers ACS call events to the `callevents` function. Deployed after the
-// code (azure.yaml postdeploy hook): Event Grid checks that the function exists.
+// code (azure.yaml postdeploy hook): Event Grid checks that the function
+// exists. The Azure Function destination type makes Event Grid call the host
+// with its Event Grid system key, so no key is copied anywhere.
 param systemTopicName string
 param functionAppName string
 param storageAccountName string
 param deadLetterContainer string = 'eventgrid-deadletter'
 
-resource topic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' existing = {
+resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName
 }
 
@@ -17,7 +19,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-resource callevents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = {
+resource callevents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
   parent: topic
   name: 'callevents'
   properties: {
@@ -39,7 +41,8 @@ resource callevents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06
       ]
     }
     eventDeliverySchema: 'EventGridSchema'
-    // An incoming call is worth little after a minute; roster events longer.
+    // An incoming call is worth little after a minute, but roster events stay
+    // useful for the hour; what is left is dead-lettered for inspection.
     retryPolicy: {
       maxDeliveryAttempts: 10
       eventTimeToLiveInMinutes: 60

@@ -10,12 +10,15 @@ resource acs 'Microsoft.Communication/communicationServices@2023-04-01' = {
   location: 'global'
   properties: {
     dataLocation: dataLocation
+    // Keys stay enabled so a developer can point a local handler at this
+    // resource (ACS_CONNECTION_STRING); the deployed app never gets one.
     disableLocalAuth: false
   }
 }
 
-// Contributor on the ACS resource is what ACS documents for Entra access to
-// its identity, Rooms and Call Automation APIs.
+// ACS authorizes Entra callers of its data plane (identities, tokens, Rooms,
+// Call Automation) by Azure RBAC on the resource; Microsoft's ACS Entra
+// quickstarts grant Contributor, here scoped to this one resource.
 var contributor = 'b24988ac-6180-42a0-ab88-20f7382dd24c'
 
 resource dataPlane 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

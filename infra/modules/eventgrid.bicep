@@ -20,7 +20,7 @@ resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@20
   name: deadLetterContainer
 }
 
-resource topic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
+resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: name
   location: 'global'
   identity: { type: 'SystemAssigned' }

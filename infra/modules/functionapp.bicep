@@ -9,7 +9,11 @@ param deploymentContainerUrl string
 param appInsightsConnectionString string
 param maximumInstanceCount int
 
-@description('Switchboard\'s own settings (DESIGN.md), name -> value.')
+@description('Memory per instance; the Go handler fits the smallest size.')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 512
+
+@description('Switchboard\'s own settings (DESIGN.md), name -> value, except PUBLIC_BASE_URL, which is set here from the app\'s host name.')
 @secure()
 param settings object
 
@@ -26,17 +30,6 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-// Settings the Functions host itself needs: its storage through the identity,
-// telemetry, and which identity DefaultAzureCredential picks.
-var hostSettings = {
-  AzureWebJobsStorage__accountName: storageAccountName
-  AzureWebJobsStorage__credential: 'managedidentity'
-  AzureWebJobsStorage__clientId: identityClientId
-  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-  AZURE_CLIENT_ID: identityClientId
-}
-
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: appName
   location: location
@@ -51,10 +44,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
-      appSettings: [for s in items(union(hostSettings, settings)): {
-        name: s.key
-        value: s.value
-      }]
     }
     functionAppConfig: {
       deployment: {
@@ -69,7 +58,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       }
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
-        instanceMemoryMB: 512
+        instanceMemoryMB: instanceMemoryMB
       }
       runtime: {
         name: 'custom'
@@ -79,5 +68,27 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
+// App settings as a child resource, so PUBLIC_BASE_URL can name the host
+// name Azure gave the app (it differs per cloud and with unique host names).
+// Flex Consumption takes its runtime from functionAppConfig: no
+// FUNCTIONS_WORKER_RUNTIME or FUNCTIONS_EXTENSION_VERSION here.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'appsettings'
+  properties: union(settings, {
+    // The host's own storage, through the identity (no shared keys).
+    AzureWebJobsStorage__accountName: storageAccountName
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    // azidentity's DefaultAzureCredential picks the user-assigned identity by this.
+    AZURE_CLIENT_ID: identityClientId
+    // Call Automation sends mid-call events back to this address.
+    PUBLIC_BASE_URL: 'https://${app.properties.defaultHostName}'
+  })
+}
+
 output id string = app.id
 output name string = app.name
+output defaultHostName string = app.properties.defaultHostName

@@ -4,11 +4,14 @@
 param namespaceName string
 param hubName string
 param location string
+@description('Free allows 1 million pushes and 500 devices a month; Basic or Standard for production.')
+@allowed(['Free', 'Basic', 'Standard'])
+param sku string = 'Free'
 
 resource namespace 'Microsoft.NotificationHubs/namespaces@2023-09-01' = {
   name: namespaceName
   location: location
-  sku: { name: 'Free' }
+  sku: { name: sku }
   properties: {
     namespaceType: 'NotificationHub'
   }
