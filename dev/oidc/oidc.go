@@ -50,12 +50,14 @@ type Issuer struct {
 	mu   sync.Mutex
 	keys []signingKey // the last RSA key and the last EC key sign; all are published
 	down bool
+	// jwksFetches counts JWKS requests, so tests can see when a verifier refetches keys.
+	jwksFetches int
 }
 
 // Start serves a new issuer with one RS256 and one ES256 key.
 func Start(opts Options) (*Issuer, error) {
 	addr := opts.Addr
-	if addr == "" || addr == "127.0.0.1:0" {
+	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -74,6 +76,7 @@ func Start(opts Options) (*Issuer, error) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", is.discovery)
 	mux.HandleFunc("GET /keys", is.jwks)
 	mux.HandleFunc("GET /token", is.mintRoute)
+	mux.HandleFunc("POST /token", is.mintRoute)
 	is.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = is.srv.Serve(ln) }()
 	return is, nil
@@ -207,7 +210,17 @@ func (is *Issuer) discovery(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
+// JWKSFetches is how many times the key set was requested.
+func (is *Issuer) JWKSFetches() int {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.jwksFetches
+}
+
 func (is *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
+	is.mu.Lock()
+	is.jwksFetches++
+	is.mu.Unlock()
 	if is.isDown(w) {
 		return
 	}
@@ -220,9 +233,15 @@ func (is *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, set)
 }
 
-// mintRoute is a development convenience: GET /token?sub=carol&name=Carol[&role=Switchboard.Service][&ttl=3600].
+// mintRoute is a development convenience, with no authentication at all:
+// GET /token?sub=carol&name=Carol[&role=Switchboard.Service][&ttl=3600], or
+// the same fields as a POST form.
 func (is *Issuer) mintRoute(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "malformed form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	q := r.Form
 	sub := q.Get("sub")
 	if sub == "" {
 		http.Error(w, "sub is required: /token?sub=carol&name=Carol", http.StatusBadRequest)
@@ -231,8 +250,8 @@ func (is *Issuer) mintRoute(w http.ResponseWriter, r *http.Request) {
 	ttl := time.Hour
 	if s := q.Get("ttl"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil {
-			http.Error(w, "ttl must be seconds", http.StatusBadRequest)
+		if err != nil || n <= 0 {
+			http.Error(w, "ttl must be a positive number of seconds", http.StatusBadRequest)
 			return
 		}
 		ttl = time.Duration(n) * time.Second

@@ -31,6 +31,9 @@ const clockSkew = time.Minute
 // an outage does not turn every request into a provider call.
 const discoveryRetry = 5 * time.Second
 
+// keyRefreshInterval is the least time between two JWKS fetches (see jwksThrottle).
+const keyRefreshInterval = 10 * time.Second
+
 // Algorithms are the only signature algorithms accepted.
 var Algorithms = []string{oidc.RS256, oidc.ES256}
 
@@ -51,12 +54,17 @@ type Principal struct {
 	Roles   []string
 	Service bool   // Roles holds the service role
 	Source  string // "bearer" or "easyauth"
+	// Claims are the verified token's claims (bearer only), for routes that
+	// need more than the fields above.
+	Claims map[string]any
 }
 
 // Authenticator authenticates requests.
 type Authenticator struct {
 	cfg    Config
 	client *http.Client
+	// retry and keyRefresh are discoveryRetry and keyRefreshInterval; tests shorten them.
+	retry, keyRefresh time.Duration
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
@@ -86,7 +94,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Authenticator{cfg: cfg, client: client}, nil
+	return &Authenticator{cfg: cfg, client: client, retry: discoveryRetry, keyRefresh: keyRefreshInterval}, nil
 }
 
 func isLoopback(host string) bool {
@@ -107,18 +115,28 @@ func (a *Authenticator) verifierFor(ctx context.Context) (*oidc.IDTokenVerifier,
 	if a.verifier != nil {
 		return a.verifier, nil
 	}
-	if a.lastErr != nil && time.Since(a.lastTry) < discoveryRetry {
+	if a.lastErr != nil && time.Since(a.lastTry) < a.retry {
 		return nil, a.lastErr
 	}
 	a.lastTry = time.Now()
-	pc, err := a.discover(ctx)
+	// One caller hanging up must not record a failure for everyone else.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	pc, err := a.discover(dctx)
 	if err != nil {
 		a.lastErr = fmt.Errorf("identity provider discovery at %s: %w", a.cfg.Issuer, err)
 		return nil, a.lastErr
 	}
 	pc.Algorithms = Algorithms
-	// The key set outlives this request: it refreshes keys on an unknown kid.
-	keyCtx := oidc.ClientContext(context.Background(), a.client)
+	// The key set outlives this request: it refreshes keys on an unknown kid,
+	// at most once per keyRefresh.
+	keyClient := *a.client
+	base := keyClient.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	keyClient.Transport = &jwksThrottle{base: base, jwksURL: pc.JWKSURL, interval: a.keyRefresh}
+	keyCtx := oidc.ClientContext(context.Background(), &keyClient)
 	a.verifier = pc.NewProvider(keyCtx).Verifier(&oidc.Config{
 		ClientID:             a.cfg.Audience,
 		SupportedSigningAlgs: Algorithms,
@@ -153,8 +171,9 @@ func (a *Authenticator) discover(ctx context.Context) (*oidc.ProviderConfig, err
 	if pc.IssuerURL != a.cfg.Issuer {
 		return nil, fmt.Errorf("discovery document names issuer %q, not %q (AUTH_ISSUER must match exactly)", pc.IssuerURL, a.cfg.Issuer)
 	}
-	if pc.JWKSURL == "" {
-		return nil, errors.New("discovery document has no jwks_uri")
+	if u, err := url.Parse(pc.JWKSURL); err != nil || u.Host == "" ||
+		(u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		return nil, fmt.Errorf("discovery document's jwks_uri %q is not an https URL", pc.JWKSURL)
 	}
 	return &pc, nil
 }
@@ -190,13 +209,19 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	}
 	idt, err := v.Verify(r.Context(), token)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "failed to verify signature: fetching keys") {
+			p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable,
+				"the identity provider's signing keys cannot be fetched to check the token; retry shortly").WithCause(err)
+			p.RetryAfter = 5
+			return nil, p
+		}
 		return nil, unauthenticated("invalid_token", describe(err))
 	}
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
 		return nil, unauthenticated("invalid_token", "the token's claims are malformed")
 	}
-	p := &Principal{Source: "bearer"}
+	p := &Principal{Source: "bearer", Claims: claims}
 	p.UserID, _ = claims[a.cfg.UserClaim].(string)
 	if p.UserID == "" {
 		return nil, unauthenticated("invalid_token", fmt.Sprintf("the token has no %q claim naming the user", a.cfg.UserClaim))
@@ -207,22 +232,24 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	return p, nil
 }
 
-// describe says what is wrong with a token without leaking internals.
+// describe says what is wrong with a token without leaking internals. It
+// matches go-oidc's messages by prefix, as only expiry has an error type, and
+// the rest of a message may quote the token's own (attacker-chosen) claims.
 func describe(err error) string {
 	var expired *oidc.TokenExpiredError
 	msg := err.Error()
 	switch {
 	case errors.As(err, &expired):
 		return "the token has expired"
-	case strings.Contains(msg, "audience"):
+	case strings.HasPrefix(msg, "oidc: expected audience"):
 		return "the token is for another audience"
-	case strings.Contains(msg, "issued by a different provider"):
+	case strings.HasPrefix(msg, "oidc: id token issued by a different provider"):
 		return "the token is from another issuer"
-	case strings.Contains(msg, "before the nbf") || strings.Contains(msg, "not valid yet"):
+	case strings.HasPrefix(msg, "oidc: current time") && strings.Contains(msg, "nbf"):
 		return "the token is not valid yet"
-	case strings.Contains(msg, "signing algorithm") || strings.Contains(msg, "unexpected signature algorithm"):
+	case strings.HasPrefix(msg, "oidc: malformed jwt: unexpected signature algorithm"):
 		return "the token is signed with an algorithm that is not accepted (RS256 or ES256 only)"
-	case strings.Contains(msg, "signature"):
+	case strings.HasPrefix(msg, "failed to verify signature"):
 		return "the token's signature does not verify"
 	default:
 		return "the token is malformed"
