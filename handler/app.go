@@ -90,6 +90,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	ids := identity.NewService(st, acsClient, identity.Options{
 		AllowedScopes: cfg.TokenScopes,
 		DefaultScopes: cfg.TokenDefaultScopes,
+		MaxContacts:   cfg.MaxContacts,
 	})
 
 	senders, err := newSenders(cfg)

@@ -45,6 +45,9 @@ param webPushSubject string = ''
 param deviceTtlDays int = 60
 param maxDevicesPerUser int = 20
 
+@description('Most contacts and outstanding contact requests one user may have.')
+param maxContactsPerUser int = 1000
+
 @description('E.164 caller id for dial-outs to phones (empty: no PSTN dial-out).')
 param acsPstnCallerId string = ''
 
@@ -160,6 +163,7 @@ module functionApp 'modules/functionapp.bicep' = {
       WEBPUSH_SUBJECT: webPushSubject
       DEVICE_TTL_DAYS: string(deviceTtlDays)
       MAX_DEVICES_PER_USER: string(maxDevicesPerUser)
+      MAX_CONTACTS_PER_USER: string(maxContactsPerUser)
       EVENTGRID_TOPIC_ENDPOINT: eventGridTopicEndpoint
       EVENTGRID_TOPIC_KEY: eventGridTopicKey
       EVENTS_WEBHOOK_KEY: eventsWebhookKey

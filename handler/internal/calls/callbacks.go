@@ -56,7 +56,13 @@ func (a *CallbackAuth) get(ctx context.Context) (*acs.CallbackVerifier, error) {
 // Callback handles POST /api/callbacks/{id}?sig=<secret>: the per-call secret
 // and the ACS-signed JWT must both check out before anything changes.
 func (s *Service) Callback(ctx context.Context, r *http.Request, id string) error {
+	// A missing call gets the answer a wrong secret gets: callbacks must
+	// not tell which call ids exist.
 	c, _, _, _, err := s.load(ctx, id)
+	var prob *httpapi.Problem
+	if errors.As(err, &prob) && prob.Status == http.StatusNotFound {
+		c, err = call{}, nil
+	}
 	if err != nil {
 		return err
 	}

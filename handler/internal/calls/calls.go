@@ -49,15 +49,16 @@ const (
 	KindDial  = "dial"
 )
 
-// Users resolves app users.
+// Users resolves app users and whom a caller may reach.
 type Users interface {
 	Profile(ctx context.Context, userID string) (identity.User, error)
 	UserByACSID(ctx context.Context, acsUserID string) (string, error)
+	Reach(ctx context.Context, actor string, service bool, candidates []string, coMembers map[string]bool) ([]identity.User, []string, error)
 }
 
-// Spaces checks space membership.
+// Spaces answers who the accepted members of a space are.
 type Spaces interface {
-	IsMember(ctx context.Context, spaceID, userID string) (bool, error)
+	AcceptedMembers(ctx context.Context, spaceID, userID string) (map[string]bool, error)
 }
 
 // ACS is what calls need from Rooms and Call Automation.
@@ -179,8 +180,10 @@ type Participant struct {
 	Since       time.Time `json:"since"`
 }
 
-// Create makes a call for creator and invites the invitees.
-func (s *Service) Create(ctx context.Context, creator string, req CreateRequest) (Call, error) {
+// Create makes a call for creator and invites the invitees, who must be
+// reachable by the creator (see identity.Service.Reach); service callers
+// (service set) may invite any user.
+func (s *Service) Create(ctx context.Context, creator string, service bool, req CreateRequest) (Call, error) {
 	switch req.Kind {
 	case KindGroup, KindRoom, KindDial:
 	default:
@@ -221,16 +224,7 @@ func (s *Service) Create(ctx context.Context, creator string, req CreateRequest)
 		}
 		validUntil = req.ValidUntil.UTC()
 	}
-	if req.SpaceID != "" {
-		ok, err := s.spaces.IsMember(ctx, req.SpaceID, creator)
-		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalidKey) {
-			return Call{}, store.ProblemFor(err)
-		}
-		if !ok {
-			return Call{}, httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "you can create calls only in spaces you are a member of")
-		}
-	}
-	invitees, err := s.resolve(ctx, creator, req.Invitees)
+	invitees, err := s.resolve(ctx, creator, service, req.SpaceID, req.Invitees)
 	if err != nil {
 		return Call{}, err
 	}
@@ -335,30 +329,41 @@ const (
 	maxPhoneNumbers = 10
 )
 
-// resolve checks that every invitee exists; the problem lists those who do not.
-func (s *Service) resolve(ctx context.Context, creator string, ids []string) ([]identity.User, error) {
+// resolve checks that actor may reach every invitee: a mutual contact, or
+// an accepted co-member of spaceID (which actor must belong to). The
+// problem lists the others, unknown and unreachable alike.
+func (s *Service) resolve(ctx context.Context, actor string, service bool, spaceID string, ids []string) ([]identity.User, error) {
 	if len(ids) > maxInvitees {
 		return nil, fieldProblem("invitees", fmt.Sprintf("at most %d per request", maxInvitees))
 	}
-	var out []identity.User
-	var missing []string
-	for _, id := range ids {
-		if id == creator || slices.ContainsFunc(out, func(u identity.User) bool { return u.UserID == id }) {
-			continue
+	var coMembers map[string]bool
+	if spaceID != "" {
+		var err error
+		coMembers, err = s.spaces.AcceptedMembers(ctx, spaceID, actor)
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
+			return nil, httpapi.Problemf(http.StatusNotFound, "space-not-found", "no space %q that you are a member of", spaceID)
 		}
-		u, err := s.users.Profile(ctx, id)
-		switch {
-		case err == nil && u.ACSUserID != "":
-			out = append(out, u)
-		case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidKey):
-			missing = append(missing, id)
-		default:
+		if err != nil {
 			return nil, store.ProblemFor(err)
 		}
 	}
-	if len(missing) > 0 {
-		p := httpapi.NewProblem(http.StatusBadRequest, "unknown-invitees", "these invitees are not users of this app: "+strings.Join(missing, ", "))
-		for _, m := range missing {
+	var candidates []string
+	for _, id := range ids {
+		if id != actor && !slices.Contains(candidates, id) {
+			candidates = append(candidates, id)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	out, refused, err := s.users.Reach(ctx, actor, service, candidates, coMembers)
+	if err != nil {
+		return nil, err
+	}
+	if len(refused) > 0 {
+		p := httpapi.NewProblem(http.StatusBadRequest, "invitees-not-reachable",
+			"you can invite only your mutual contacts and accepted members of the call's space; not: "+strings.Join(refused, ", "))
+		for _, m := range refused {
 			p.Errors = append(p.Errors, httpapi.FieldError{Field: "invitees", Detail: m})
 		}
 		return nil, p
@@ -464,8 +469,9 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Call, error) {
 	return out, nil
 }
 
-// Invite adds invitees to a call; only its creator may.
-func (s *Service) Invite(ctx context.Context, actor, id string, userIDs []string) (Call, error) {
+// Invite adds invitees to a call; only its creator may, and only users
+// they may reach (as for Create).
+func (s *Service) Invite(ctx context.Context, actor string, service bool, id string, userIDs []string) (Call, error) {
 	c, _, invs, _, err := s.load(ctx, id)
 	if err != nil {
 		return Call{}, err
@@ -479,7 +485,7 @@ func (s *Service) Invite(ctx context.Context, actor, id string, userIDs []string
 	if c.State == "ended" {
 		return Call{}, httpapi.NewProblem(http.StatusConflict, "call-ended", "the call has ended")
 	}
-	users, err := s.resolve(ctx, actor, userIDs)
+	users, err := s.resolve(ctx, actor, service, c.SpaceID, userIDs)
 	if err != nil {
 		return Call{}, err
 	}

@@ -20,7 +20,7 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 		if err := httpapi.DecodeJSON(r, &req, false); err != nil {
 			return err
 		}
-		c, err := s.Create(r.Context(), userID, req)
+		c, err := s.Create(r.Context(), userID, isService(r), req)
 		if err != nil {
 			return err
 		}
@@ -43,7 +43,7 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 		if err := httpapi.DecodeJSON(r, &req, false); err != nil {
 			return err
 		}
-		c, err := s.Invite(r.Context(), userID, r.PathValue("id"), req.Invitees)
+		c, err := s.Invite(r.Context(), userID, isService(r), r.PathValue("id"), req.Invitees)
 		if err != nil {
 			return err
 		}
@@ -57,4 +57,10 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+}
+
+// isService reports whether the caller is a service (AUTH_SERVICE_ROLE).
+func isService(r *http.Request) bool {
+	p, ok := auth.FromContext(r.Context())
+	return ok && p.Service
 }

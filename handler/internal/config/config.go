@@ -48,8 +48,9 @@ type Config struct {
 	WebPushVAPIDPrivateKey string // WEBPUSH_VAPID_PRIVATE_KEY
 	WebPushSubject         string // WEBPUSH_SUBJECT
 
-	DeviceTTL  time.Duration // DEVICE_TTL_DAYS
-	MaxDevices int           // MAX_DEVICES_PER_USER
+	DeviceTTL   time.Duration // DEVICE_TTL_DAYS
+	MaxDevices  int           // MAX_DEVICES_PER_USER
+	MaxContacts int           // MAX_CONTACTS_PER_USER
 
 	PublicBaseURL         string // PUBLIC_BASE_URL
 	ACSResourceID         string // ACS_RESOURCE_ID
@@ -81,7 +82,7 @@ var Settings = []string{
 	"TOKEN_SCOPES", "TOKEN_DEFAULT_SCOPES",
 	"NOTIFICATION_HUB_CONNECTION_STRING", "NOTIFICATION_HUB_NAME", "APNS_VOIP_TOPIC",
 	"WEBPUSH_VAPID_PUBLIC_KEY", "WEBPUSH_VAPID_PRIVATE_KEY", "WEBPUSH_SUBJECT",
-	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER",
+	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"LOG_LEVEL",
@@ -159,6 +160,7 @@ func Load(getenv func(string) string) (*Config, error) {
 
 	c.DeviceTTL = time.Duration(r.intRange("DEVICE_TTL_DAYS", 60, 1, 3650)) * 24 * time.Hour
 	c.MaxDevices = r.intRange("MAX_DEVICES_PER_USER", 20, 1, 100)
+	c.MaxContacts = r.intRange("MAX_CONTACTS_PER_USER", 1000, 1, 100000)
 
 	c.PublicBaseURL = r.publicURL("PUBLIC_BASE_URL")
 	c.ACSResourceID = r.str("ACS_RESOURCE_ID")

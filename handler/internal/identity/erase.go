@@ -12,9 +12,9 @@ import (
 
 // Erase removes everything Switchboard holds for userID: ACS tokens are
 // revoked and the identity deleted, then devices and other capabilities'
-// rows (erasers), contacts in both directions, and the mapping rows last,
-// so that a failed erase can simply be repeated. Erasing an unknown user is
-// not an error.
+// rows (erasers), contacts, requests and blocks in both directions, and the
+// mapping rows last, so that a failed erase can simply be repeated. Erasing
+// an unknown user is not an error.
 func (s *Service) Erase(ctx context.Context, userID string) error {
 	var p profile
 	_, err := s.users.Get(ctx, userID, profileRow, &p)
@@ -34,38 +34,11 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	// Everyone who has this user as a contact loses them.
-	var owners []string
-	err = s.contactOf.QueryPartition(ctx, userID, func(owner string, _ func(any) error) error {
-		owners = append(owners, owner)
-		return nil
-	})
-	if err != nil {
-		return storeError(err)
-	}
-	for _, owner := range owners {
-		if err := s.contacts.Delete(ctx, owner, userID, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return storeError(err)
-		}
-	}
-	if err := s.deletePartition(ctx, s.contactOf, userID); err != nil {
+	// Requests made and received, and blocks in both directions.
+	if err := s.erasePairs(ctx, s.contacts, s.contactOf, userID); err != nil {
 		return err
 	}
-	// This user's own contacts, and their entries in others' reverse index.
-	var contacts []string
-	err = s.contacts.QueryPartition(ctx, userID, func(contact string, _ func(any) error) error {
-		contacts = append(contacts, contact)
-		return nil
-	})
-	if err != nil {
-		return storeError(err)
-	}
-	for _, c := range contacts {
-		if err := s.contactOf.Delete(ctx, c, userID, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return storeError(err)
-		}
-	}
-	if err := s.deletePartition(ctx, s.contacts, userID); err != nil {
+	if err := s.erasePairs(ctx, s.blocks, s.blockedBy, userID); err != nil {
 		return err
 	}
 	if p.ACSUserID != "" {
@@ -75,6 +48,31 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 	}
 	if err := s.users.Delete(ctx, userID, profileRow, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeError(err)
+	}
+	return nil
+}
+
+// erasePairs deletes every row naming userID in a table and its reverse
+// index (primary PK a, RK b <=> reverse PK b, RK a): the rows others keep
+// about userID first, then userID's own.
+func (s *Service) erasePairs(ctx context.Context, primary, reverse *store.Table, userID string) error {
+	for _, t := range [2][2]*store.Table{{reverse, primary}, {primary, reverse}} {
+		var others []string
+		err := t[0].QueryPartition(ctx, userID, func(rk string, _ func(any) error) error {
+			others = append(others, rk)
+			return nil
+		})
+		if err != nil {
+			return storeError(err)
+		}
+		for _, o := range others {
+			if err := t[1].Delete(ctx, o, userID, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return storeError(err)
+			}
+		}
+		if err := s.deletePartition(ctx, t[0], userID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

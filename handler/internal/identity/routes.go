@@ -32,6 +32,11 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 	route("GET /api/contacts", h.listContacts)
 	route("PUT /api/contacts/{userId}", h.addContact)
 	route("DELETE /api/contacts/{userId}", h.removeContact)
+	route("GET /api/contacts/requests", h.listRequests)
+	route("GET /api/blocks", h.listBlocks)
+	route("GET /api/blocks/{userId}", h.getBlock)
+	route("PUT /api/blocks/{userId}", h.block)
+	route("DELETE /api/blocks/{userId}", h.unblock)
 	route("GET /api/users/{userId}", h.lookup)
 }
 
@@ -151,11 +156,78 @@ func (h *handlers) addContact(w http.ResponseWriter, r *http.Request, c caller) 
 	if _, err := httpapi.ReadBody(r); err != nil {
 		return err
 	}
-	u, err := h.s.AddContact(r.Context(), userID, r.PathValue("userId"))
+	ct, err := h.s.AddContact(r.Context(), userID, c.name, r.PathValue("userId"))
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, u)
+	httpapi.WriteJSON(w, http.StatusOK, ct)
+	return nil
+}
+
+func (h *handlers) listRequests(w http.ResponseWriter, r *http.Request, c caller) error {
+	userID, err := c.user()
+	if err != nil {
+		return err
+	}
+	list, err := h.s.Requests(r.Context(), userID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"value": list})
+	return nil
+}
+
+func (h *handlers) listBlocks(w http.ResponseWriter, r *http.Request, c caller) error {
+	userID, err := c.user()
+	if err != nil {
+		return err
+	}
+	list, err := h.s.Blocks(r.Context(), userID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"value": list})
+	return nil
+}
+
+func (h *handlers) getBlock(w http.ResponseWriter, r *http.Request, c caller) error {
+	userID, err := c.user()
+	if err != nil {
+		return err
+	}
+	b, err := h.s.GetBlock(r.Context(), userID, r.PathValue("userId"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (h *handlers) block(w http.ResponseWriter, r *http.Request, c caller) error {
+	userID, err := c.user()
+	if err != nil {
+		return err
+	}
+	if _, err := httpapi.ReadBody(r); err != nil {
+		return err
+	}
+	b, err := h.s.BlockUser(r.Context(), userID, r.PathValue("userId"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (h *handlers) unblock(w http.ResponseWriter, r *http.Request, c caller) error {
+	userID, err := c.user()
+	if err != nil {
+		return err
+	}
+	if err := h.s.UnblockUser(r.Context(), userID, r.PathValue("userId")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

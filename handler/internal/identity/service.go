@@ -21,6 +21,8 @@ const (
 	UsersTable     = "users"
 	ContactsTable  = "contacts"
 	ContactOfTable = "contactof"
+	BlocksTable    = "blocks"
+	BlockedByTable = "blockedby"
 )
 
 // Row keys in the users table. A profile row is keyed by app user id; the
@@ -60,14 +62,17 @@ type ACS interface {
 // memberships) when the user is erased.
 type Eraser func(ctx context.Context, userID, acsUserID string) error
 
-// Relation reports whether viewer may look up target beyond contacts, such as
-// sharing a space. Spaces register one.
+// Relation reports whether viewer may reach target beyond mutual contacts,
+// such as being accepted members of one space. Spaces register one.
 type Relation func(ctx context.Context, viewer, target string) (bool, error)
 
 // Options configure the service.
 type Options struct {
 	AllowedScopes []string
 	DefaultScopes []string
+	// MaxContacts caps a user's contacts and outstanding requests
+	// (MAX_CONTACTS_PER_USER); default DefaultMaxContacts.
+	MaxContacts int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -75,6 +80,7 @@ type Options struct {
 // Service implements identity management on Table Storage and ACS.
 type Service struct {
 	users, contacts, contactOf *store.Table
+	blocks, blockedBy          *store.Table
 	acs                        ACS
 	opts                       Options
 	erasers                    []Eraser
@@ -86,10 +92,15 @@ func NewService(st *store.Store, client ACS, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxContacts <= 0 {
+		opts.MaxContacts = DefaultMaxContacts
+	}
 	return &Service{
 		users:     st.Table(UsersTable),
 		contacts:  st.Table(ContactsTable),
 		contactOf: st.Table(ContactOfTable),
+		blocks:    st.Table(BlocksTable),
+		blockedBy: st.Table(BlockedByTable),
 		acs:       client,
 		opts:      opts,
 	}

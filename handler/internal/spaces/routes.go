@@ -30,6 +30,14 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 		httpapi.WriteJSON(w, http.StatusCreated, sp)
 		return nil
 	})
+	handle("GET /api/spaces", func(w http.ResponseWriter, r *http.Request, userID string) error {
+		list, err := s.List(r.Context(), userID)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"value": list})
+		return nil
+	})
 	handle("GET /api/spaces/{id}", func(w http.ResponseWriter, r *http.Request, userID string) error {
 		sp, err := s.Get(r.Context(), userID, r.PathValue("id"))
 		if err != nil {
@@ -42,10 +50,11 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 		if _, err := httpapi.ReadBody(r); err != nil {
 			return err
 		}
-		if err := s.AddMember(r.Context(), userID, r.PathValue("id"), r.PathValue("userId")); err != nil {
+		m, err := s.PutMember(r.Context(), userID, r.PathValue("id"), r.PathValue("userId"))
+		if err != nil {
 			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		httpapi.WriteJSON(w, http.StatusOK, m)
 		return nil
 	})
 	handle("DELETE /api/spaces/{id}/members/{userId}", func(w http.ResponseWriter, r *http.Request, userID string) error {

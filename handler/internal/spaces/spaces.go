@@ -1,17 +1,21 @@
-// Package spaces keeps spaces (a team room or a scheduled event) and their
+// Package spaces keeps spaces (a team room or a scheduled event), their
 // members, and the group call a member started in a client and shared
-// there, so every member knows what to join. Members may look each other up.
+// there, so every member knows what to join. Membership is consent: the
+// owner invites, the invited user accepts or declines, and only accepted
+// members see the space or reach each other.
 package spaces
 
 import (
 	"context"
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
@@ -27,9 +31,21 @@ const (
 	memberPrefix     = "m:"
 )
 
-// Users resolves app users (identity.Service does).
+// Membership states and roles.
+const (
+	StateInvited  = "invited"
+	StateAccepted = "accepted"
+	RoleOwner     = "owner"
+	RoleMember    = "member"
+)
+
+// MaxMembers bounds a space's members and invitations together.
+const MaxMembers = 1000
+
+// Users is what spaces need from identity management.
 type Users interface {
 	Profile(ctx context.Context, userID string) (identity.User, error)
+	HasBlocked(ctx context.Context, owner, target string) (bool, error)
 }
 
 // Service manages spaces.
@@ -53,13 +69,25 @@ type space struct {
 	CallSetAt   time.Time `json:"callSetAt,omitzero"`
 }
 
+// member is a row in the space's partition. Hidden marks an invitation the
+// invitee will never see, because they blocked the owner: the owner's view
+// is the same as for anyone else who never answered.
 type member struct {
-	Role    string    `json:"role"` // owner or member
-	AddedAt time.Time `json:"addedAt"`
+	Role       string    `json:"role"`
+	State      string    `json:"state"`
+	AddedAt    time.Time `json:"addedAt"`
+	AcceptedAt time.Time `json:"acceptedAt,omitzero"`
+	Hidden     bool      `json:"hidden,omitempty"`
 }
 
+// membership is the same fact in the member's partition, with the space's
+// name so a user's list is one query.
 type membership struct {
+	Name    string    `json:"name"`
+	Role    string    `json:"role"`
+	State   string    `json:"state"`
 	AddedAt time.Time `json:"addedAt"`
+	Hidden  bool      `json:"hidden,omitempty"`
 }
 
 // Space is what GET /api/spaces/{id} answers.
@@ -71,10 +99,29 @@ type Space struct {
 	Call    *Call    `json:"call,omitempty"`
 }
 
-// Member is a member with their ACS id (empty until their first token).
+// Member is a member or an invited user. Only accepted members carry their
+// ACS id (once they have one) and display name.
 type Member struct {
-	identity.User
-	Role string `json:"role"`
+	UserID      string `json:"userId"`
+	ACSUserID   string `json:"acsUserId,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+	Role        string `json:"role"`
+	State       string `json:"state"`
+}
+
+// Summary is an entry of GET /api/spaces.
+type Summary struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+	State string `json:"state"`
+}
+
+// MemberState is what a membership change answers.
+type MemberState struct {
+	SpaceID string `json:"spaceId"`
+	UserID  string `json:"userId"`
+	State   string `json:"state"`
 }
 
 // Call is the group call shared in a space.
@@ -87,33 +134,46 @@ type Call struct {
 // Create makes a space owned by owner.
 func (s *Service) Create(ctx context.Context, owner, name string) (Space, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 200 {
+	if name == "" || len([]rune(name)) > 200 {
 		return Space{}, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "name: must be 1 to 200 characters")
 	}
 	id := uuid.NewString()
 	now := s.now().UTC()
 	// Reverse index first: a space nobody can reach is the worse leftover.
-	if _, err := s.memberships.Upsert(ctx, owner, id, membership{AddedAt: now}); err != nil {
+	if _, err := s.memberships.Upsert(ctx, owner, id, membership{Name: name, Role: RoleOwner, State: StateAccepted, AddedAt: now}); err != nil {
 		return Space{}, store.ProblemFor(err)
 	}
 	err := s.spaces.Batch(ctx, id,
 		store.InsertOp(spaceRow, space{Name: name, Owner: owner, CreatedAt: now}),
-		store.InsertOp(memberPrefix+owner, member{Role: "owner", AddedAt: now}))
+		store.InsertOp(memberPrefix+owner, member{Role: RoleOwner, State: StateAccepted, AddedAt: now, AcceptedAt: now}))
 	if err != nil {
 		return Space{}, store.ProblemFor(err)
 	}
 	return s.Get(ctx, owner, id)
 }
 
+// partition is a space as read in one query.
+type partition struct {
+	id      string
+	space   space
+	etag    azcore.ETag
+	members map[string]member
+	etags   map[string]azcore.ETag
+}
+
+// accepted reports whether userID is an accepted member.
+func (p *partition) accepted(userID string) bool {
+	m, ok := p.members[userID]
+	return ok && m.State == StateAccepted
+}
+
 // load reads a space partition: the space row and its members (one query).
-func (s *Service) load(ctx context.Context, id string) (space, azcore.ETag, map[string]member, error) {
-	var sp space
-	var etag azcore.ETag
-	found := false
-	members := map[string]member{}
+func (s *Service) load(ctx context.Context, id string) (*partition, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return sp, "", nil, spaceNotFound(id)
+		return nil, spaceNotFound(id)
 	}
+	p := &partition{id: id, members: map[string]member{}, etags: map[string]azcore.ETag{}}
+	found := false
 	err := s.spaces.QueryPartition(ctx, id, func(rk string, decode func(any) error) error {
 		switch {
 		case rk == spaceRow:
@@ -124,89 +184,212 @@ func (s *Service) load(ctx context.Context, id string) (space, azcore.ETag, map[
 			if err := decode(&row); err != nil {
 				return err
 			}
-			sp, etag, found = row.space, row.ETag, true
+			p.space, p.etag, found = row.space, row.ETag, true
 		case strings.HasPrefix(rk, memberPrefix):
-			var m member
-			if err := decode(&m); err != nil {
+			var row struct {
+				member
+				ETag azcore.ETag `json:"odata.etag"`
+			}
+			if err := decode(&row); err != nil {
 				return err
 			}
-			members[strings.TrimPrefix(rk, memberPrefix)] = m
+			uid := strings.TrimPrefix(rk, memberPrefix)
+			p.members[uid], p.etags[uid] = row.member, row.ETag
 		}
 		return nil
 	})
 	if err != nil {
-		return sp, "", nil, store.ProblemFor(err)
+		return nil, store.ProblemFor(err)
 	}
 	if !found {
-		return sp, "", nil, spaceNotFound(id)
+		return nil, spaceNotFound(id)
 	}
-	return sp, etag, members, nil
+	return p, nil
+}
+
+// loadFor reads a space for an accepted member; to anyone else it does not exist.
+func (s *Service) loadFor(ctx context.Context, viewer, id string) (*partition, error) {
+	p, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !p.accepted(viewer) {
+		return nil, spaceNotFound(id)
+	}
+	return p, nil
 }
 
 func spaceNotFound(id string) *httpapi.Problem {
 	return httpapi.Problemf(http.StatusNotFound, "space-not-found", "no space %q that you are a member of", id)
 }
 
-// Get returns a space to one of its members; to anyone else it does not exist.
+// Get returns a space to its accepted members: accepted members with their
+// ACS ids, invited users without.
 func (s *Service) Get(ctx context.Context, viewer, id string) (Space, error) {
-	sp, _, members, err := s.load(ctx, id)
+	p, err := s.loadFor(ctx, viewer, id)
 	if err != nil {
 		return Space{}, err
 	}
-	if _, ok := members[viewer]; !ok {
-		return Space{}, spaceNotFound(id)
+	return s.view(ctx, p)
+}
+
+func (s *Service) view(ctx context.Context, p *partition) (Space, error) {
+	out := Space{ID: p.id, Name: p.space.Name, Owner: p.space.Owner, Members: make([]Member, 0, len(p.members))}
+	for userID, m := range p.members {
+		out.Members = append(out.Members, Member{UserID: userID, Role: m.Role, State: m.State})
 	}
-	out := Space{ID: id, Name: sp.Name, Owner: sp.Owner, Members: []Member{}}
-	for userID, m := range members {
-		u, err := s.users.Profile(ctx, userID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return Space{}, store.ProblemFor(err)
+	sort.Slice(out.Members, func(i, j int) bool { return out.Members[i].UserID < out.Members[j].UserID })
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := range out.Members {
+		if out.Members[i].State != StateAccepted {
+			continue
 		}
-		u.UserID = userID
-		out.Members = append(out.Members, Member{User: u, Role: m.Role})
+		g.Go(func() error {
+			u, err := s.users.Profile(gctx, out.Members[i].UserID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			out.Members[i].ACSUserID, out.Members[i].DisplayName = u.ACSUserID, u.DisplayName
+			return nil
+		})
 	}
-	if sp.GroupCallID != "" {
-		out.Call = &Call{GroupCallID: sp.GroupCallID, SetBy: sp.CallSetBy, SetAt: sp.CallSetAt}
+	if err := g.Wait(); err != nil {
+		return Space{}, store.ProblemFor(err)
+	}
+	if p.space.GroupCallID != "" {
+		out.Call = &Call{GroupCallID: p.space.GroupCallID, SetBy: p.space.CallSetBy, SetAt: p.space.CallSetAt}
 	}
 	return out, nil
 }
 
-// AddMember adds userID to a space; only the owner may.
-func (s *Service) AddMember(ctx context.Context, actor, id, userID string) error {
-	sp, _, _, err := s.load(ctx, id)
+// List returns the spaces userID belongs to or is invited to: one query.
+func (s *Service) List(ctx context.Context, userID string) ([]Summary, error) {
+	out := []Summary{}
+	err := s.memberships.QueryPartition(ctx, userID, func(id string, decode func(any) error) error {
+		var m membership
+		if err := decode(&m); err != nil {
+			return err
+		}
+		if !m.Hidden {
+			out = append(out, Summary{ID: id, Name: m.Name, Role: m.Role, State: m.State})
+		}
+		return nil
+	})
 	if err != nil {
-		return err
+		return nil, store.ProblemFor(err)
 	}
-	if sp.Owner != actor {
-		return httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only the space's owner may change its members")
-	}
-	if _, err := s.users.Profile(ctx, userID); errors.Is(err, store.ErrNotFound) {
-		return httpapi.Problemf(http.StatusNotFound, "user-not-found", "no user %q", userID)
-	} else if err != nil {
-		return store.ProblemFor(err)
-	}
-	now := s.now().UTC()
-	if _, err := s.memberships.Upsert(ctx, userID, id, membership{AddedAt: now}); err != nil {
-		return store.ProblemFor(err)
-	}
-	if _, err := s.spaces.Upsert(ctx, id, memberPrefix+userID, member{Role: "member", AddedAt: now}); err != nil {
-		return store.ProblemFor(err)
-	}
-	return nil
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
-// RemoveMember removes userID; the owner may remove anyone but themself,
-// a member may leave.
+// PutMember is PUT /api/spaces/{id}/members/{userId}: the owner invites
+// userID, or an invited user (actor == userID) accepts.
+func (s *Service) PutMember(ctx context.Context, actor, id, userID string) (MemberState, error) {
+	if actor == userID {
+		return s.accept(ctx, actor, id)
+	}
+	return s.invite(ctx, actor, id, userID)
+}
+
+// invite records an invitation. The answer is "invited" whether or not
+// userID exists, or has blocked the owner (then the invitation is hidden
+// from them and cannot be accepted).
+func (s *Service) invite(ctx context.Context, actor, id, userID string) (MemberState, error) {
+	p, err := s.loadFor(ctx, actor, id)
+	if err != nil {
+		return MemberState{}, err
+	}
+	if p.space.Owner != actor {
+		return MemberState{}, httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only the space's owner may invite members")
+	}
+	if err := store.CheckKey(memberPrefix + userID); err != nil {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	if m, ok := p.members[userID]; ok {
+		return MemberState{SpaceID: id, UserID: userID, State: m.State}, nil
+	}
+	if len(p.members) >= MaxMembers {
+		return MemberState{}, httpapi.Problemf(http.StatusConflict, "too-many-members",
+			"the space has %d members and invitations, the most it may: remove some first", len(p.members))
+	}
+	var mine, theirs bool
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { mine, err = s.users.HasBlocked(gctx, actor, userID); return })
+	g.Go(func() (err error) { theirs, err = s.users.HasBlocked(gctx, userID, actor); return })
+	if err := g.Wait(); err != nil {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	if mine {
+		return MemberState{}, httpapi.NewProblem(http.StatusBadRequest, "member-blocked",
+			"you have blocked this user: unblock them (DELETE /api/blocks/{userId}) before inviting them")
+	}
+	now := s.now().UTC()
+	// The reverse index first, so erase finds every row naming the invitee.
+	if _, err := s.memberships.Upsert(ctx, userID, id, membership{Name: p.space.Name, Role: RoleMember, State: StateInvited, AddedAt: now, Hidden: theirs}); err != nil {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	if _, err := s.spaces.Insert(ctx, id, memberPrefix+userID, member{Role: RoleMember, State: StateInvited, AddedAt: now, Hidden: theirs}); err != nil && !errors.Is(err, store.ErrConflict) {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	return MemberState{SpaceID: id, UserID: userID, State: StateInvited}, nil
+}
+
+// accept turns userID's visible invitation into membership; accepting
+// again is not an error. Without an invitation the space does not exist.
+func (s *Service) accept(ctx context.Context, userID, id string) (MemberState, error) {
+	p, err := s.load(ctx, id)
+	if err != nil {
+		return MemberState{}, err
+	}
+	m, ok := p.members[userID]
+	if !ok || m.Hidden {
+		return MemberState{}, spaceNotFound(id)
+	}
+	if m.State == StateAccepted {
+		return MemberState{SpaceID: id, UserID: userID, State: StateAccepted}, nil
+	}
+	now := s.now().UTC()
+	if _, err := s.memberships.Upsert(ctx, userID, id, membership{Name: p.space.Name, Role: m.Role, State: StateAccepted, AddedAt: m.AddedAt}); err != nil {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	m.State, m.AcceptedAt = StateAccepted, now
+	// Conditional: an owner who withdrew the invitation meanwhile wins.
+	if _, err := s.spaces.Replace(ctx, id, memberPrefix+userID, m, p.etags[userID]); err != nil {
+		if errors.Is(err, store.ErrPreconditionFailed) || errors.Is(err, store.ErrNotFound) {
+			return s.accept(ctx, userID, id)
+		}
+		return MemberState{}, store.ProblemFor(err)
+	}
+	return MemberState{SpaceID: id, UserID: userID, State: StateAccepted}, nil
+}
+
+// RemoveMember is DELETE /api/spaces/{id}/members/{userId}: a member
+// leaves, an invited user declines, or the owner removes anyone but
+// themself.
 func (s *Service) RemoveMember(ctx context.Context, actor, id, userID string) error {
-	sp, _, _, err := s.load(ctx, id)
+	p, err := s.load(ctx, id)
 	if err != nil {
 		return err
 	}
-	if actor != sp.Owner && actor != userID {
+	if actor == userID {
+		m, ok := p.members[actor]
+		if !ok || m.Hidden {
+			return spaceNotFound(id)
+		}
+		if actor == p.space.Owner {
+			return httpapi.NewProblem(http.StatusBadRequest, "owner-cannot-leave", "the owner cannot leave their space")
+		}
+		return s.unlink(ctx, id, userID)
+	}
+	if !p.accepted(actor) {
+		return spaceNotFound(id)
+	}
+	if actor != p.space.Owner {
 		return httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only the owner may remove other members")
 	}
-	if userID == sp.Owner {
-		return httpapi.NewProblem(http.StatusBadRequest, "owner-cannot-leave", "the owner cannot leave their space")
+	if err := store.CheckKey(memberPrefix + userID); err != nil {
+		return store.ProblemFor(err)
 	}
 	return s.unlink(ctx, id, userID)
 }
@@ -221,57 +404,90 @@ func (s *Service) unlink(ctx context.Context, id, userID string) error {
 	return nil
 }
 
-// SetCall shares a client-created group call in the space; any member may.
+// SetCall shares a client-created group call in the space; any accepted member may.
 func (s *Service) SetCall(ctx context.Context, actor, id, groupCallID string) (Space, error) {
 	if _, err := uuid.Parse(groupCallID); err != nil {
 		return Space{}, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "groupCallId: must be a UUID, as the calling SDK's GroupLocator takes")
 	}
-	sp, etag, members, err := s.load(ctx, id)
+	p, err := s.loadFor(ctx, actor, id)
 	if err != nil {
 		return Space{}, err
 	}
-	if _, ok := members[actor]; !ok {
-		return Space{}, httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only members may set a space's call")
+	p.space.GroupCallID, p.space.CallSetBy, p.space.CallSetAt = groupCallID, actor, s.now().UTC()
+	etag, err := s.spaces.Replace(ctx, id, spaceRow, p.space, p.etag)
+	if errors.Is(err, store.ErrPreconditionFailed) {
+		return s.SetCall(ctx, actor, id, groupCallID)
 	}
-	sp.GroupCallID, sp.CallSetBy, sp.CallSetAt = groupCallID, actor, s.now().UTC()
-	if _, err := s.spaces.Replace(ctx, id, spaceRow, sp, etag); err != nil {
+	if err != nil {
 		return Space{}, store.ProblemFor(err)
 	}
-	return s.Get(ctx, actor, id)
+	p.etag = etag
+	return s.view(ctx, p)
 }
 
-// IsMember reports whether userID belongs to space id.
-func (s *Service) IsMember(ctx context.Context, id, userID string) (bool, error) {
-	var m member
-	_, err := s.spaces.Get(ctx, id, memberPrefix+userID, &m)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+// AcceptedMembers returns the accepted members of space id when userID is
+// one of them (for reachability: one partition query); store.ErrNotFound
+// when the space does not exist or userID is not an accepted member.
+func (s *Service) AcceptedMembers(ctx context.Context, id, userID string) (map[string]bool, error) {
+	p, err := s.load(ctx, id)
+	if err != nil {
+		var prob *httpapi.Problem
+		if errors.As(err, &prob) && prob.Status == http.StatusNotFound {
+			return nil, store.ErrNotFound
+		}
+		return nil, err
 	}
-	return err == nil, err
+	if !p.accepted(userID) {
+		return nil, store.ErrNotFound
+	}
+	out := map[string]bool{}
+	for uid, m := range p.members {
+		if m.State == StateAccepted && uid != userID {
+			out[uid] = true
+		}
+	}
+	return out, nil
 }
 
-// ShareSpace is an identity.Relation: viewer and target are members of a common space.
+// ShareSpace is an identity.Relation: viewer and target are accepted
+// members of a common space (two partition queries, in parallel).
 func (s *Service) ShareSpace(ctx context.Context, viewer, target string) (bool, error) {
-	mine := map[string]bool{}
-	if err := s.memberships.QueryPartition(ctx, viewer, func(space string, _ func(any) error) error {
-		mine[space] = true
-		return nil
-	}); err != nil {
+	var mine, theirs map[string]bool
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { mine, err = s.acceptedSpaces(gctx, viewer); return })
+	g.Go(func() (err error) { theirs, err = s.acceptedSpaces(gctx, target); return })
+	if err := g.Wait(); err != nil {
 		return false, err
 	}
-	if len(mine) == 0 {
-		return false, nil
+	for id := range mine {
+		if theirs[id] {
+			return true, nil
+		}
 	}
-	shared := false
-	err := s.memberships.QueryPartition(ctx, target, func(space string, _ func(any) error) error {
-		shared = shared || mine[space]
-		return nil
-	})
-	return shared, err
+	return false, nil
 }
 
-// EraseUser removes an erased user from every space (an identity.Eraser).
-// Spaces they own stay, for the other members.
+func (s *Service) acceptedSpaces(ctx context.Context, userID string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.memberships.QueryPartition(ctx, userID, func(id string, decode func(any) error) error {
+		var m membership
+		if err := decode(&m); err != nil {
+			return err
+		}
+		if m.State == StateAccepted {
+			out[id] = true
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrInvalidKey) {
+		return out, nil
+	}
+	return out, err
+}
+
+// EraseUser removes an erased user from every space and invitation (an
+// identity.Eraser). A space they own passes to its longest-standing
+// accepted member; one with no other member is deleted.
 func (s *Service) EraseUser(ctx context.Context, userID, _ string) error {
 	var ids []string
 	if err := s.memberships.QueryPartition(ctx, userID, func(space string, _ func(any) error) error {
@@ -281,9 +497,96 @@ func (s *Service) EraseUser(ctx context.Context, userID, _ string) error {
 		return store.ProblemFor(err)
 	}
 	for _, id := range ids {
+		p, err := s.load(ctx, id)
+		var prob *httpapi.Problem
+		if errors.As(err, &prob) && prob.Status == http.StatusNotFound {
+			err = nil // a leftover reverse row
+		} else if err != nil {
+			return err
+		} else if p.space.Owner == userID {
+			if err := s.handOver(ctx, p, userID); err != nil {
+				return err
+			}
+		}
 		if err := s.unlink(ctx, id, userID); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// handOver gives a departing owner's space to the member who accepted
+// first, or deletes it (and every invitation to it) when there is none.
+func (s *Service) handOver(ctx context.Context, p *partition, owner string) error {
+	heir := ""
+	for uid, m := range p.members {
+		if uid == owner || m.State != StateAccepted {
+			continue
+		}
+		if heir == "" || m.AcceptedAt.Before(p.members[heir].AcceptedAt) || m.AcceptedAt.Equal(p.members[heir].AcceptedAt) && uid < heir {
+			heir = uid
+		}
+	}
+	if heir == "" {
+		return s.deleteSpace(ctx, p)
+	}
+	m := p.members[heir]
+	m.Role = RoleOwner
+	sp := p.space
+	sp.Owner = heir
+	if sp.CallSetBy == owner {
+		sp.CallSetBy = heir
+	}
+	if _, err := s.memberships.Upsert(ctx, heir, p.id, membership{Name: sp.Name, Role: RoleOwner, State: StateAccepted, AddedAt: m.AddedAt}); err != nil {
+		return store.ProblemFor(err)
+	}
+	// One partition: the space row and the heir's row change together.
+	err := s.spaces.Batch(ctx, p.id, store.ReplaceOp(spaceRow, sp, p.etag), store.ReplaceOp(memberPrefix+heir, m, p.etags[heir]))
+	if errors.Is(err, store.ErrPreconditionFailed) || errors.Is(err, store.ErrNotFound) {
+		fresh, err := s.load(ctx, p.id)
+		if err != nil {
+			return err
+		}
+		return s.handOver(ctx, fresh, owner)
+	}
+	return store.ProblemFor(err)
+}
+
+// deleteSpace removes a space, its members' reverse rows first.
+func (s *Service) deleteSpace(ctx context.Context, p *partition) error {
+	rks := []string{spaceRow}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for uid := range p.members {
+		rks = append(rks, memberPrefix+uid)
+		g.Go(func() error {
+			if err := s.memberships.Delete(gctx, uid, p.id, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return store.ProblemFor(err)
+	}
+	for len(rks) > 0 {
+		n := min(len(rks), 100)
+		ops := make([]store.Op, 0, n)
+		for _, rk := range rks[:n] {
+			ops = append(ops, store.DeleteOp(rk, azcore.ETagAny))
+		}
+		err := s.spaces.Batch(ctx, p.id, ops...)
+		if errors.Is(err, store.ErrNotFound) {
+			// A row went meanwhile, which fails the whole batch: delete one by one.
+			for _, rk := range rks[:n] {
+				if err := s.spaces.Delete(ctx, p.id, rk, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return store.ProblemFor(err)
+				}
+			}
+		} else if err != nil {
+			return store.ProblemFor(err)
+		}
+		rks = rks[n:]
 	}
 	return nil
 }

@@ -117,3 +117,10 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 }
+
+// CheckKey reports (as ErrInvalidKey) whether raw cannot be stored as a key:
+// for refusing an id before any row is written.
+func CheckKey(raw string) error {
+	_, err := checkKey(raw)
+	return err
+}
