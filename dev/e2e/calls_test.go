@@ -40,9 +40,18 @@ func TestGroupCallsInvitationsAndRoster(t *testing.T) {
 	reg := bob.ok("PUT", "/api/devices/bob-hook", `{"provider":"webhook","url":"`+hookURL+`"}`, 201)
 	st.Push.SetSecret(hookID, reg["secret"].(string))
 
-	p := alice.do("POST", "/api/calls", `{"kind":"group","invitees":["call-bob","call-ghost","call-nobody"]}`).problem(t, 400, "unknown-invitees")
+	// Only mutual contacts may be invited: strangers and unknown ids alike are refused.
+	p := alice.do("POST", "/api/calls", `{"kind":"group","invitees":["call-bob","call-ghost","call-nobody"]}`).problem(t, 400, "invitees-not-reachable")
+	if len(p["errors"].([]any)) != 3 {
+		t.Fatalf("must list every unreachable invitee: %v", p)
+	}
+	if n := len(st.Push.Received(hookID)); n != 0 {
+		t.Fatalf("a refused call pushed %d invitations", n)
+	}
+	befriend(t, alice, "call-alice", bob, "call-bob")
+	p = alice.do("POST", "/api/calls", `{"kind":"group","invitees":["call-bob","call-ghost","call-nobody"]}`).problem(t, 400, "invitees-not-reachable")
 	if len(p["errors"].([]any)) != 2 {
-		t.Fatalf("must list every unknown invitee: %v", p)
+		t.Fatalf("must list every unreachable invitee: %v", p)
 	}
 	alice.do("POST", "/api/calls", `{"kind":"group","phoneNumbers":["4255550100"]}`).problem(t, 400, "invalid-request")
 	alice.do("POST", "/api/calls", `{"kind":"group","validUntil":"2000-01-01T00:00:00Z"}`).problem(t, 400, "invalid-request")
@@ -67,6 +76,7 @@ func TestGroupCallsInvitationsAndRoster(t *testing.T) {
 	bob.ok("GET", "/api/calls/"+id, "", 200)
 	eve.do("GET", "/api/calls/"+id, "").problem(t, 404, "call-not-found")
 	bob.do("POST", "/api/calls/"+id+"/invites", `{"invitees":["call-eve"]}`).problem(t, 403, "forbidden")
+	befriend(t, alice, "call-alice", eve, "call-eve")
 
 	// Roster events, delivered in order to one call...
 	t0 := time.Now().Add(-time.Minute)
@@ -123,6 +133,8 @@ func TestRoomCall(t *testing.T) {
 	hookID, hookURL := st.Push.NewWebhook()
 	reg := bob.ok("PUT", "/api/devices/bob-room-hook", `{"provider":"webhook","url":"`+hookURL+`"}`, 201)
 	st.Push.SetSecret(hookID, reg["secret"].(string))
+	befriend(t, alice, "room-alice", bob, "room-bob")
+	befriend(t, alice, "room-alice", carol, "room-carol")
 
 	until := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
 	c := alice.ok("POST", "/api/calls", `{"kind":"room","invitees":["room-bob"],"subject":"1:1","validUntil":"`+until+`"}`, 201)
@@ -150,6 +162,7 @@ func TestDialCallRosterFromSignedCallbacks(t *testing.T) {
 	bob := userClient(t, st, "dial-bob", "Bob")
 	alice.ok("POST", "/api/token", "", 200)
 	bobID := bob.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+	befriend(t, alice, "dial-alice", bob, "dial-bob")
 	st.ACS.SetCallHoldTime(300 * time.Millisecond)
 	defer st.ACS.SetCallHoldTime(2 * time.Second)
 
@@ -203,7 +216,12 @@ func TestDialCallRosterFromSignedCallbacks(t *testing.T) {
 	plain.do("POST", u.Path+"?"+u.RawQuery, event).problem(t, 401, "unauthenticated")   // right secret, no ACS token
 	plain.hdr = map[string]string{"Authorization": "Bearer " + mustToken(t, "someone")} // a token from the wrong issuer
 	plain.do("POST", u.Path+"?"+u.RawQuery, event).problem(t, 401, "unauthenticated")
-	plain.do("POST", "/api/callbacks/"+uuid.NewString()+"?sig=x", event).problem(t, 404, "call-not-found")
+	// An unknown call reads exactly as a wrong secret: no oracle of call ids.
+	unknown := plain.do("POST", "/api/callbacks/"+uuid.NewString()+"?sig=wrong", event).problem(t, 401, "unauthenticated")
+	wrong := plain.do("POST", "/api/callbacks/"+id+"?sig=wrong", event).problem(t, 401, "unauthenticated")
+	if unknown["detail"] != wrong["detail"] {
+		t.Fatalf("unknown call %v, wrong secret %v", unknown, wrong)
+	}
 	if after := alice.ok("GET", "/api/calls/"+id, "", 200); after["state"] != "ended" {
 		t.Fatalf("a forged callback changed the call: %v", after)
 	}

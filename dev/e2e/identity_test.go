@@ -124,24 +124,59 @@ func TestContactsAndLookup(t *testing.T) {
 	alice.ok("POST", "/api/token", "", 200)
 	dave.ok("POST", "/api/token", "", 200)
 
-	alice.do("PUT", "/api/contacts/c-nobody", "").problem(t, 404, "user-not-found")
+	// Asking a user who does not exist reads exactly like asking one who does.
+	if r := alice.ok("PUT", "/api/contacts/c-nobody", "", 200); r["state"] != "requested" || len(r) != 2 {
+		t.Fatalf("request to nobody: %v", r)
+	}
 	alice.do("PUT", "/api/contacts/c-alice", "").problem(t, 400, "contact-is-self")
 	// Strangers cannot look anyone up: same answer as for a user that does not exist.
 	dave.do("GET", "/api/users/c-bob", "").problem(t, 404, "user-not-found")
 	dave.do("GET", "/api/users/c-nobody", "").problem(t, 404, "user-not-found")
 
+	// A request reveals nothing until it is returned.
 	added := alice.ok("PUT", "/api/contacts/c-bob", "", 200)
-	if added["acsUserId"] != bobID || added["displayName"] != "Bob" {
-		t.Fatalf("added: %v", added)
+	if added["state"] != "requested" || added["acsUserId"] != nil || added["displayName"] != nil {
+		t.Fatalf("request: %v", added)
 	}
-	alice.ok("PUT", "/api/contacts/c-bob", "", 200) // idempotent
+	alice.do("GET", "/api/users/c-bob", "").problem(t, 404, "user-not-found")
+	bob.do("GET", "/api/users/c-alice", "").problem(t, 404, "user-not-found")
+	reqs := bob.ok("GET", "/api/contacts/requests", "", 200)["value"].([]any)
+	if len(reqs) != 1 || reqs[0].(map[string]any)["userId"] != "c-alice" || reqs[0].(map[string]any)["displayName"] != "Alice" {
+		t.Fatalf("bob's requests: %v", reqs)
+	}
+	accepted := bob.ok("PUT", "/api/contacts/c-alice", "", 200)
+	if accepted["state"] != "mutual" || accepted["acsUserId"] == nil || accepted["displayName"] != "Alice" {
+		t.Fatalf("accept: %v", accepted)
+	}
+	if reqs := bob.ok("GET", "/api/contacts/requests", "", 200)["value"].([]any); len(reqs) != 0 {
+		t.Fatalf("requests after accepting: %v", reqs)
+	}
+	if again := alice.ok("PUT", "/api/contacts/c-bob", "", 200); again["state"] != "mutual" || again["acsUserId"] != bobID { // idempotent
+		t.Fatalf("re-add: %v", again)
+	}
 	list := alice.ok("GET", "/api/contacts", "", 200)["value"].([]any)
-	if len(list) != 1 || list[0].(map[string]any)["acsUserId"] != bobID {
+	if len(list) != 2 {
 		t.Fatalf("contacts: %v", list)
+	}
+	for _, e := range list {
+		c := e.(map[string]any)
+		switch c["userId"] {
+		case "c-bob":
+			if c["state"] != "mutual" || c["acsUserId"] != bobID || c["displayName"] != "Bob" {
+				t.Fatalf("bob in alice's list: %v", c)
+			}
+		case "c-nobody":
+			if c["state"] != "requested" || c["acsUserId"] != nil {
+				t.Fatalf("nobody in alice's list: %v", c)
+			}
+		default:
+			t.Fatalf("contacts: %v", list)
+		}
 	}
 	if u := alice.ok("GET", "/api/users/c-bob", "", 200); u["acsUserId"] != bobID || u["userId"] != "c-bob" {
 		t.Fatalf("lookup: %v", u)
 	}
+	alice.ok("DELETE", "/api/contacts/c-nobody", "", 204)
 
 	// A back-end service may look anyone up, and act for a user.
 	svcTok, err := st.Issuer.MintUser("backend-service", "", time.Hour, map[string]any{"roles": []string{"Switchboard.Service"}})
@@ -154,7 +189,7 @@ func TestContactsAndLookup(t *testing.T) {
 	}
 	svc.do("GET", "/api/contacts", "").problem(t, 400, "on-behalf-of-required")
 	svc.hdr = map[string]string{"X-On-Behalf-Of": "c-alice"}
-	if l := svc.ok("GET", "/api/contacts", "", 200)["value"].([]any); len(l) != 1 {
+	if l := svc.ok("GET", "/api/contacts", "", 200)["value"].([]any); len(l) != 1 || l[0].(map[string]any)["state"] != "mutual" {
 		t.Fatalf("service acting for alice: %v", l)
 	}
 	// An end user cannot act for someone else.
@@ -164,12 +199,17 @@ func TestContactsAndLookup(t *testing.T) {
 	}
 	dave.hdr = nil
 
+	// Ending it: bob's side goes back to requested, and neither reaches the other.
 	alice.ok("DELETE", "/api/contacts/c-bob", "", 204)
 	alice.ok("DELETE", "/api/contacts/c-bob", "", 204)
 	if l := alice.ok("GET", "/api/contacts", "", 200)["value"].([]any); len(l) != 0 {
 		t.Fatalf("contacts after delete: %v", l)
 	}
+	if l := bob.ok("GET", "/api/contacts", "", 200)["value"].([]any); len(l) != 1 || l[0].(map[string]any)["state"] != "requested" || l[0].(map[string]any)["acsUserId"] != nil {
+		t.Fatalf("bob's side after alice left: %v", l)
+	}
 	alice.do("GET", "/api/users/c-bob", "").problem(t, 404, "user-not-found")
+	bob.do("GET", "/api/users/c-alice", "").problem(t, 404, "user-not-found")
 }
 
 func TestEraseLeavesNothingBehind(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,4 +178,15 @@ func tail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
+}
+
+// befriend makes two users mutual contacts, a asking and b accepting.
+func befriend(t *testing.T, a *client, aID string, b *client, bID string) {
+	t.Helper()
+	if r := a.ok("PUT", "/api/contacts/"+url.PathEscape(bID), "", 200); r["state"] != "requested" && r["state"] != "mutual" {
+		t.Fatalf("%s asks %s: %v", aID, bID, r)
+	}
+	if r := b.ok("PUT", "/api/contacts/"+url.PathEscape(aID), "", 200); r["state"] != "mutual" {
+		t.Fatalf("%s accepts %s: %v", bID, aID, r)
+	}
 }

@@ -97,6 +97,13 @@ Bearer tokens (valid 1 hour):
 	if err := demoRoomCall(ctx, st, base, alice, bob); err != nil {
 		return err
 	}
+	carol, err := st.Token("carol", "Carol Example")
+	if err != nil {
+		return err
+	}
+	if err := demoStranger(ctx, base, carol); err != nil {
+		return err
+	}
 
 	fmt.Printf(`Try:
   curl -s %[1]s/api/health
@@ -104,7 +111,9 @@ Bearer tokens (valid 1 hour):
   curl -s -X POST %[1]s/api/token -H "Authorization: Bearer $ALICE"
   curl -s -X POST %[1]s/api/token -H "Authorization: Bearer $BOB" -H 'Content-Type: application/json' -d '{"scopes":["voip","chat"],"expiresInMinutes":120}'
   curl -s -X PUT %[1]s/api/contacts/bob -H "Authorization: Bearer $ALICE"
+  curl -s %[1]s/api/contacts/requests -H "Authorization: Bearer $BOB"
   curl -s %[1]s/api/contacts -H "Authorization: Bearer $ALICE"
+  curl -s -X PUT %[1]s/api/blocks/bob -H "Authorization: Bearer $ALICE"
   curl -s %[1]s/api/users/bob -H "Authorization: Bearer $ALICE"
   curl -s %[1]s/api/me     # no token: 401 with a problem body
   curl -s %[1]s/api/devices -H "Authorization: Bearer $BOB"
@@ -122,29 +131,51 @@ Press Ctrl-C to stop.
 
 // demo shows the stack working end to end before handing over to the developer.
 func demo(ctx context.Context, base, alice, bob string) error {
-	steps := []struct {
-		title, method, path, token, body string
-	}{
-		{"health", "GET", "/api/health", "", ""},
-		{"alice's first token (creates her ACS identity)", "POST", "/api/token", alice, ""},
-		{"bob's first token", "POST", "/api/token", bob, `{"scopes":["voip"],"expiresInMinutes":60}`},
-		{"alice adds bob as a contact", "PUT", "/api/contacts/bob", alice, ""},
-		{"alice's contacts", "GET", "/api/contacts", alice, ""},
-		{"alice's profile", "GET", "/api/me", alice, ""},
+	steps := []step{
+		{"health", "GET", "/api/health", "", "", 200},
+		{"alice's first token (creates her ACS identity)", "POST", "/api/token", alice, "", 200},
+		{"bob's first token", "POST", "/api/token", bob, `{"scopes":["voip"],"expiresInMinutes":60}`, 200},
+		{"alice asks bob to be a contact", "PUT", "/api/contacts/bob", alice, "", 200},
+		{"bob sees the request", "GET", "/api/contacts/requests", bob, "", 200},
+		{"bob accepts: mutual, ACS ids shared", "PUT", "/api/contacts/alice", bob, "", 200},
+		{"alice's contacts", "GET", "/api/contacts", alice, "", 200},
+		{"alice's profile", "GET", "/api/me", alice, "", 200},
 	}
 	fmt.Println("Showing it working:")
+	return runSteps(ctx, base, steps)
+}
+
+// step is one request of a demo and the status it must get.
+type step struct {
+	title, method, path, token, body string
+	want                             int
+}
+
+func runSteps(ctx context.Context, base string, steps []step) error {
 	for _, s := range steps {
 		status, body, err := call(ctx, s.method, base+s.path, s.token, s.body)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.title, err)
 		}
 		fmt.Printf("  %-50s %s %s -> %d %s\n", s.title, s.method, s.path, status, shorten(body))
-		if status >= 300 {
-			return fmt.Errorf("%s answered %d: %s", s.title, status, body)
+		if status != s.want {
+			return fmt.Errorf("%s answered %d, want %d: %s", s.title, status, s.want, body)
 		}
 	}
 	fmt.Println()
 	return nil
+}
+
+// demoStranger: carol, who is nobody's contact, cannot ring alice's phone
+// or learn her ACS id; the answers are those for a user who does not exist.
+func demoStranger(ctx context.Context, base, carol string) error {
+	fmt.Println("A stranger reaches nobody:")
+	return runSteps(ctx, base, []step{
+		{"carol's first token", "POST", "/api/token", carol, "", 200},
+		{"carol tries to invite alice to a call", "POST", "/api/calls", carol, `{"kind":"group","invitees":["alice"],"subject":"URGENT"}`, 400},
+		{"carol tries to look alice up", "GET", "/api/users/alice", carol, "", 404},
+		{"carol asks alice: only a request", "PUT", "/api/contacts/alice", carol, "", 200},
+	})
 }
 
 // demoIncomingCall registers an iPhone (APNs VoIP through Notification Hubs)
