@@ -61,6 +61,14 @@ type Config struct {
 	EventGridTopicKey      string // EVENTGRID_TOPIC_KEY
 	EventsWebhookKey       string // EVENTS_WEBHOOK_KEY
 
+	TURNURLs                 []string // TURN_URLS: stun:/turn:/turns: URLs; empty means no relay credentials
+	TURNSharedSecret         string   // TURN_SHARED_SECRET: signs every new credential
+	TURNSharedSecretPrevious string   // TURN_SHARED_SECRET_PREVIOUS: the old secret during a rotation (never signs)
+	TURNUserKey              string   // TURN_USER_KEY: keys the opaque user part; default derived from TURN_SHARED_SECRET
+	TURNTTLMinutes           int      // TURN_TTL_MINUTES: default and longest credential lifetime
+
+	QuotaRelayPerHour int // QUOTA_RELAY_PER_HOUR: relay credentials per user per hour
+
 	LogLevel string // LOG_LEVEL
 }
 
@@ -85,6 +93,8 @@ var Settings = []string{
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
+	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
+	"QUOTA_RELAY_PER_HOUR",
 	"LOG_LEVEL",
 }
 
@@ -185,6 +195,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if k := c.EventsWebhookKey; k != "" && len(k) < 32 {
 		r.fail("EVENTS_WEBHOOK_KEY", "must be at least 32 characters (a random secret)")
 	}
+
+	r.turn(c)
+	c.QuotaRelayPerHour = r.intRange("QUOTA_RELAY_PER_HOUR", 60, 1, 1000000)
 
 	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))
 	switch c.LogLevel {
