@@ -23,6 +23,7 @@ import (
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/publish"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/relay"
 	"switchboard/handler/internal/spaces"
 	"switchboard/handler/internal/store"
 )
@@ -124,6 +125,17 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	}
 	cls := calls.NewService(st, ids, spc, fan, pub, acsClient, callOpts)
 
+	// Limit is where the guards' quota (QUOTA_RELAY_PER_HOUR) plugs in.
+	rel, err := relay.NewService(relay.Config{
+		URLs:    cfg.TURNURLs,
+		Secret:  cfg.TURNSharedSecret,
+		UserKey: cfg.TURNUserKey,
+		MaxTTL:  time.Duration(cfg.TURNTTLMinutes) * time.Minute,
+	}, relay.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("setting TURN_URLS: %w", err)
+	}
+
 	dispatch := events.NewDispatcher()
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
 	cls.Events(dispatch)
@@ -145,6 +157,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	spaces.Routes(rt, authn, spc)
 	calls.Routes(rt, authn, cls)
 	calls.CallbackRoute(rt, cls)
+	relay.Routes(rt, authn, rel)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil
 }
