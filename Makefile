@@ -4,7 +4,7 @@ GO       ?= go
 NPM      ?= npm
 DEV_DEPS := dev/node_modules/.package-lock.json
 
-.PHONY: all deps build run test check fmt-check vet unit bench package clean
+.PHONY: all deps coturn build run test check fmt-check vet unit bench package clean
 
 all: build
 
@@ -16,13 +16,22 @@ $(DEV_DEPS): dev/package.json dev/package-lock.json
 deps: $(DEV_DEPS)
 	$(GO) mod download
 
+# coturn (Debian's package) is the TURN server the relay tests run; install
+# it only when turnserver is missing (CI is a fresh Debian machine, as root).
+coturn:
+	@command -v turnserver >/dev/null 2>&1 || { \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "turnserver is missing: installing Debian's coturn"; \
+		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends coturn; \
+	}
+
 build:
 	$(GO) build -o bin/handler ./handler
 
 run: deps
 	$(GO) run ./dev/cmd/devstack
 
-test: deps fmt-check vet unit
+test: deps coturn fmt-check vet unit
 
 fmt-check:
 	@out=$$(find . -name '*.go' -not -path './dev/node_modules/*' -not -path './.git/*' | xargs gofmt -l); \
