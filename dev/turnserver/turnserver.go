@@ -26,6 +26,13 @@ import (
 // DefaultRealm is the realm coturn announces unless Options say otherwise.
 const DefaultRealm = "switchboard.test"
 
+// DevPort and DevSecret are what `make run` uses, so that
+// local.settings.sample.json can name them; tests use free ports and random secrets.
+const (
+	DevPort   = 3478
+	DevSecret = "switchboard-dev-turn-secret-not-a-secret"
+)
+
 // Options configure a coturn process.
 type Options struct {
 	// Secrets are the static-auth-secret values coturn accepts, at least one.

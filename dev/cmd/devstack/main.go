@@ -18,7 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pion/logging"
+	pionturn "github.com/pion/turn/v4"
+
 	"switchboard/dev/stack"
+	"switchboard/dev/turnserver"
 )
 
 func main() {
@@ -38,8 +42,13 @@ func run() error {
 	if *quiet {
 		logs = io.Discard
 	}
-	fmt.Println("Starting Switchboard's local stack (Azurite, OIDC issuer, ACS emulator, function app)...")
+	fmt.Println("Starting Switchboard's local stack (Azurite, OIDC issuer, ACS emulator, coturn, function app)...")
+	turn, turnEnv := startTURN(ctx)
+	if turn != nil {
+		defer turn.Close()
+	}
 	st, err := stack.Start(ctx, stack.Options{
+		Env: turnEnv,
 		// The ports local.settings.sample.json names; a busy one falls back to a random port.
 		Ports: stack.Ports{
 			Host:    preferPort(7071),
@@ -80,13 +89,14 @@ Switchboard is running.
   ACS emulator   %s
   Azurite        %s
   push emulators %s  (Notification Hubs)  and  %s  (what every device got)
+  TURN           %s
 
 Bearer tokens (valid 1 hour):
   export ALICE=%s
   export BOB=%s
 
 `, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(),
-		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), alice, bob)
+		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), turnSummary(turn), alice, bob)
 
 	if err := demo(ctx, base, alice, bob); err != nil {
 		return err
@@ -104,6 +114,11 @@ Bearer tokens (valid 1 hour):
 	if err := demoStranger(ctx, base, carol); err != nil {
 		return err
 	}
+	if turn != nil {
+		if err := demoRelay(ctx, base, alice, turn); err != nil {
+			return err
+		}
+	}
 
 	fmt.Printf(`Try:
   curl -s %[1]s/api/health
@@ -117,6 +132,7 @@ Bearer tokens (valid 1 hour):
   curl -s %[1]s/api/users/bob -H "Authorization: Bearer $ALICE"
   curl -s %[1]s/api/me     # no token: 401 with a problem body
   curl -s %[1]s/api/devices -H "Authorization: Bearer $BOB"
+  curl -s -X POST %[1]s/api/relay -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' -d '{"ttlMinutes":10}'
   curl -sk %[2]s    # every push the emulators received
 
 Press Ctrl-C to stop.
@@ -254,6 +270,48 @@ func demoRoomCall(ctx context.Context, st *stack.Stack, base, alice, bob string)
 	return nil
 }
 
+// demoRelay fetches alice's TURN credentials and has coturn allocate a relay
+// with them, as a WebRTC client would.
+func demoRelay(ctx context.Context, base, alice string, ts *turnserver.Server) error {
+	fmt.Println("Relay credentials for device-to-device WebRTC:")
+	status, body, err := call(ctx, "POST", base+"/api/relay", alice, `{"ttlMinutes":10}`)
+	if err != nil || status != 200 {
+		return fmt.Errorf("POST /api/relay: %d %s %v", status, body, err)
+	}
+	fmt.Printf("  %-50s POST /api/relay -> %d %s\n", "alice's TURN credentials", status, shorten(body))
+	var c struct {
+		ICEServers []struct{ Username, Credential string }
+	}
+	if err := json.Unmarshal([]byte(body), &c); err != nil || len(c.ICEServers) == 0 {
+		return fmt.Errorf("POST /api/relay answered %s", body)
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	quiet := logging.NewDefaultLoggerFactory()
+	quiet.DefaultLogLevel = logging.LogLevelDisabled
+	client, err := pionturn.NewClient(&pionturn.ClientConfig{
+		STUNServerAddr: ts.Addr(), TURNServerAddr: ts.Addr(), Conn: conn,
+		Username: c.ICEServers[0].Username, Password: c.ICEServers[0].Credential, LoggerFactory: quiet,
+	})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	if err := client.Listen(); err != nil {
+		return err
+	}
+	relayed, err := client.Allocate()
+	if err != nil {
+		return fmt.Errorf("coturn refused alice's credentials: %w", err)
+	}
+	defer relayed.Close()
+	fmt.Printf("  %-50s relayed address %s\n\n", "coturn allocates a relay with them", relayed.LocalAddr())
+	return nil
+}
+
 // summarize shows a call as kind, room, state and roster on one line.
 func summarize(body string) string {
 	var c struct {
@@ -328,6 +386,39 @@ func shorten(body string) string {
 	}
 	b, _ := json.Marshal(walk(v))
 	return string(b)
+}
+
+// startTURN starts coturn on loopback when it is installed and returns the
+// handler settings that point POST /api/relay at it; without it, the route
+// answers 501 and the stack carries on.
+func startTURN(ctx context.Context) (*turnserver.Server, []string) {
+	if _, err := turnserver.Binary(); err != nil {
+		fmt.Println("TURN: turnserver (coturn) is not installed, so POST /api/relay will answer 501.")
+		fmt.Println("      Install it (Debian/Ubuntu: sudo apt-get install coturn; macOS: brew install coturn) and run make run again.")
+		return nil, nil
+	}
+	port := turnserver.DevPort
+	if !turnserver.PortFree(port) {
+		fmt.Fprintf(os.Stderr, "port %d is busy; coturn uses a random one instead\n", port)
+		port = 0
+	}
+	ts, err := turnserver.Start(ctx, turnserver.Options{Secrets: []string{turnserver.DevSecret}, Port: port})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "TURN: coturn did not start (%v); POST /api/relay will answer 501\n", err)
+		return nil, nil
+	}
+	return ts, []string{
+		"TURN_URLS=" + strings.Join(ts.URLs(), ","),
+		"TURN_SHARED_SECRET=" + turnserver.DevSecret,
+	}
+}
+
+func turnSummary(ts *turnserver.Server) string {
+	if ts == nil {
+		return "off (coturn is not installed: POST /api/relay answers 501)"
+	}
+	lo, hi := ts.RelayRange()
+	return fmt.Sprintf("coturn on %s, realm %s, relay ports %d-%d", ts.Addr(), ts.Realm(), lo, hi)
 }
 
 // preferPort returns port if it is free now, else 0 (a random port).
