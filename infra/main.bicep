@@ -63,6 +63,24 @@ param eventGridTopicKey string = ''
 @secure()
 param eventsWebhookKey string = ''
 
+@description('TURN servers for POST /api/relay: comma-separated turn:, turns: and stun: URLs (empty: the route answers 501). Azure has no managed TURN; see docs/deploy.md.')
+param turnUrls string = ''
+@description('TURN REST API shared secret, the static-auth-secret of your TURN servers (or a Key Vault reference).')
+@secure()
+param turnSharedSecret string = ''
+@description('During a rotation only: the old TURN secret, which the TURN servers still accept (Switchboard never signs with it).')
+@secure()
+param turnSharedSecretPrevious string = ''
+@description('Key for the opaque per-user part of TURN usernames; keeps it stable across secret rotations and unknown to the TURN operator.')
+@secure()
+param turnUserKey string = ''
+@description('Default and longest lifetime of relay credentials, in minutes (1 to 1440).')
+@minValue(1)
+@maxValue(1440)
+param turnTtlMinutes int = 60
+@description('Relay credentials one user may get per hour.')
+param quotaRelayPerHour int = 60
+
 param tablePrefix string = ''
 param logLevel string = 'info'
 
@@ -167,6 +185,12 @@ module functionApp 'modules/functionapp.bicep' = {
       EVENTGRID_TOPIC_ENDPOINT: eventGridTopicEndpoint
       EVENTGRID_TOPIC_KEY: eventGridTopicKey
       EVENTS_WEBHOOK_KEY: eventsWebhookKey
+      TURN_URLS: turnUrls
+      TURN_SHARED_SECRET: turnSharedSecret
+      TURN_SHARED_SECRET_PREVIOUS: turnSharedSecretPrevious
+      TURN_USER_KEY: turnUserKey
+      TURN_TTL_MINUTES: string(turnTtlMinutes)
+      QUOTA_RELAY_PER_HOUR: string(quotaRelayPerHour)
       LOG_LEVEL: logLevel
     }
   }
