@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/logging"
 	"github.com/pion/stun/v3"
 	"github.com/pion/turn/v4"
 
@@ -58,39 +57,15 @@ func randomSecret(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// turnClient is one pion/turn client of the coturn at addr.
-type turnClient struct {
-	c    *turn.Client
-	conn net.PacketConn
-}
-
-func newTURNClient(t *testing.T, addr, username, password string) *turnClient {
-	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := logging.NewDefaultLoggerFactory()
-	quiet.DefaultLogLevel = logging.LogLevelDisabled
-	c, err := turn.NewClient(&turn.ClientConfig{
-		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
-		Username: username, Password: password, LoggerFactory: quiet,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	tc := &turnClient{c: c, conn: conn}
-	t.Cleanup(func() { c.Close(); conn.Close() })
-	return tc
-}
-
 // allocate asks coturn for a relay with the credential.
 func allocate(t *testing.T, addr, username, password string) (net.PacketConn, error) {
 	t.Helper()
-	return newTURNClient(t, addr, username, password).c.Allocate()
+	c, err := turnserver.NewClient(addr, username, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.Allocate()
 }
 
 // unauthorized reports whether err is coturn's 401 answer to an allocation.

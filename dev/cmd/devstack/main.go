@@ -18,9 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pion/logging"
-	pionturn "github.com/pion/turn/v4"
-
 	"switchboard/dev/stack"
 	"switchboard/dev/turnserver"
 )
@@ -285,24 +282,11 @@ func demoRelay(ctx context.Context, base, alice string, ts *turnserver.Server) e
 	if err := json.Unmarshal([]byte(body), &c); err != nil || len(c.ICEServers) == 0 {
 		return fmt.Errorf("POST /api/relay answered %s", body)
 	}
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	quiet := logging.NewDefaultLoggerFactory()
-	quiet.DefaultLogLevel = logging.LogLevelDisabled
-	client, err := pionturn.NewClient(&pionturn.ClientConfig{
-		STUNServerAddr: ts.Addr(), TURNServerAddr: ts.Addr(), Conn: conn,
-		Username: c.ICEServers[0].Username, Password: c.ICEServers[0].Credential, LoggerFactory: quiet,
-	})
+	client, err := turnserver.NewClient(ts.Addr(), c.ICEServers[0].Username, c.ICEServers[0].Credential)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	if err := client.Listen(); err != nil {
-		return err
-	}
 	relayed, err := client.Allocate()
 	if err != nil {
 		return fmt.Errorf("coturn refused alice's credentials: %w", err)
