@@ -90,6 +90,7 @@ type Inviter interface {
 // Service manages calls.
 type Service struct {
 	calls, index *store.Table
+	userCalls    *store.Table
 	users        Users
 	spaces       Spaces
 	inviter      Inviter
@@ -101,7 +102,7 @@ type Service struct {
 
 // NewService wires the service; pub may be nil (publishing off).
 func NewService(st *store.Store, users Users, spaces Spaces, inviter Inviter, pub *publish.Publisher, client ACS, opts Options) *Service {
-	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), users: users, spaces: spaces, inviter: inviter,
+	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), userCalls: st.Table(UserCallsTable), users: users, spaces: spaces, inviter: inviter,
 		pub: pub, acs: client, opts: opts, now: time.Now}
 }
 
@@ -259,6 +260,13 @@ func (s *Service) Create(ctx context.Context, creator string, service bool, req 
 	case KindDial:
 		secret = newSecret()
 		c.SecretHash = hashSecret(secret)
+	}
+	var named []string
+	for _, inv := range invitees {
+		named = append(named, inv.UserID)
+	}
+	if err := s.indexUsers(ctx, id, creator, named); err != nil {
+		return Call{}, err
 	}
 	ops := []store.Op{store.InsertOp(callRow, c)}
 	for _, inv := range invitees {
@@ -494,6 +502,9 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, id str
 	for _, u := range users {
 		if _, ok := invs[u.UserID]; ok {
 			continue
+		}
+		if err := s.indexUsers(ctx, id, "", []string{u.UserID}); err != nil {
+			return Call{}, err
 		}
 		if err := s.addToCall(ctx, c, u); err != nil {
 			return Call{}, err
