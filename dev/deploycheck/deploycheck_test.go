@@ -452,10 +452,27 @@ func TestAzureYAMLDeploysTheSubscription(t *testing.T) {
 		}
 	}
 	yaml := strings.Join(lines, "\n")
-	for _, want := range []string{"host: function", "dist: dist/app", "run: make package", "postdeploy:", "infra/modules/callevents-subscription.bicep"} {
-		if !strings.Contains(yaml, want) {
+	for _, want := range []string{
+		"host: function", "dist: dist/app", "run: make package", "postdeploy:", "infra/modules/callevents-subscription.bicep",
+		// az's default subscription need not be the azd environment's.
+		`az deployment group create --subscription "$AZURE_SUBSCRIPTION_ID"`,
+		// azd zips dist/app with Unix modes only from 1.26 (and not on Windows).
+		"requiredVersions:\n  azd: \">= 1.26.0\"",
+	} {
+		if !strings.Contains(regexp.MustCompile(`\n\s+--`).ReplaceAllString(yaml, " --"), want) {
 			t.Errorf("azure.yaml lacks %q", want)
 		}
+	}
+	// On Windows azd would deploy the handler without its execute bit: the
+	// package hook's Windows variant must stop, not package.
+	if w := regexp.MustCompile(`(?m)^      prepackage:\n(?:        .*\n)*?        windows:\n((?:          .*\n?)+)`).FindStringSubmatch(yaml); w == nil {
+		t.Error("azure.yaml: the prepackage hook has no windows: variant that stops azd on Windows")
+	} else if !strings.Contains(w[1], "throw ") || !strings.Contains(w[1], "docs/deploy.md") {
+		t.Errorf("azure.yaml: the prepackage hook's windows: variant must throw, pointing at docs/deploy.md:\n%s", w[1])
+	}
+	// The schema that lists `language: custom` (an alpha feature of azd).
+	if !strings.Contains(string(readRepoFile(t, "azure.yaml")), "$schema=https://raw.githubusercontent.com/Azure/azure-dev/main/schemas/alpha/azure.yaml.json") {
+		t.Error("azure.yaml: $schema must be azd's alpha schema, the one that lists language: custom")
 	}
 	azdProvided := []string{"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID"}
 	for _, m := range regexp.MustCompile(`\$\{?([A-Z_][A-Z0-9_]*)`).FindAllStringSubmatch(yaml, -1) {
