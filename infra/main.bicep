@@ -66,7 +66,9 @@ param eventsWebhookKey string = ''
 param tablePrefix string = ''
 param logLevel string = 'info'
 
-@description('Largest number of instances the Flex Consumption plan may scale to.')
+@description('Largest number of instances the Flex Consumption plan may scale to (Flex accepts 40 to 1000).')
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 100
 
 @description('Memory per Flex Consumption instance.')
@@ -79,6 +81,9 @@ param notificationHubsSku string = 'Free'
 
 @description('ACS data location.')
 param acsDataLocation string = 'United States'
+
+@description('Turn off ACS access keys when only the managed identity calls ACS (then ACS_CONNECTION_STRING cannot point a local handler at this resource).')
+param acsDisableLocalAuth bool = false
 
 var suffix = uniqueString(resourceGroup().id, name)
 var appName = '${name}-${suffix}'
@@ -114,6 +119,7 @@ module communication 'modules/communication.bicep' = {
     name: '${name}-acs-${suffix}'
     dataLocation: acsDataLocation
     principalId: identity.properties.principalId
+    disableLocalAuth: acsDisableLocalAuth
   }
 }
 
@@ -139,8 +145,12 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    // Every setting the handler reads (DESIGN.md), except PUBLIC_BASE_URL,
-    // which the module sets from the app's host name. Empty means "off".
+    notificationHubNamespaceName: notificationHubs.outputs.namespaceName
+    notificationHubName: notificationHubs.outputs.hubName
+    notificationHubSendRuleName: notificationHubs.outputs.sendRuleName
+    // Every setting the handler reads (DESIGN.md), except PUBLIC_BASE_URL
+    // and NOTIFICATION_HUB_CONNECTION_STRING, which the module sets. Empty
+    // means "off". Credentials: see "Adding a setting" in docs/deploy.md.
     settings: {
       STORAGE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
       TABLE_PREFIX: tablePrefix
@@ -155,7 +165,6 @@ module functionApp 'modules/functionapp.bicep' = {
       AUTH_SERVICE_ROLE: authServiceRole
       TOKEN_SCOPES: tokenScopes
       TOKEN_DEFAULT_SCOPES: tokenDefaultScopes
-      NOTIFICATION_HUB_CONNECTION_STRING: notificationHubs.outputs.connectionString
       NOTIFICATION_HUB_NAME: notificationHubs.outputs.hubName
       APNS_VOIP_TOPIC: apnsVoipTopic
       WEBPUSH_VAPID_PUBLIC_KEY: webPushVapidPublicKey
