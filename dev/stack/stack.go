@@ -34,7 +34,7 @@ var DevAccessKey = []byte("switchboard-dev-key-not-a-secret")
 
 // WebPushAllowedHosts is the stack's WEBPUSH_ALLOWED_HOSTS: the handler's
 // default list plus the loopback hosts the Web Push emulator listens on.
-const WebPushAllowedHosts = "fcm.googleapis.com,updates.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com,127.0.0.1,localhost"
+const WebPushAllowedHosts = "fcm.googleapis.com,updates.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com,127.0.0.1,::1,localhost"
 
 // Ports fix where `make run` listens (0 = a random free port). Tests leave them 0.
 type Ports struct {
