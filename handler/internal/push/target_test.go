@@ -36,6 +36,9 @@ func (z *zone) point(name string, addrs ...string) {
 func (z *zone) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if strings.HasPrefix(host, "flaky.") {
+		return nil, &net.DNSError{Err: "server misbehaving", Name: host, IsTemporary: true}
+	}
 	if a, ok := z.names[strings.TrimSuffix(host, ".")]; ok {
 		return append([]netip.Addr(nil), a...), nil
 	}
@@ -111,6 +114,16 @@ func TestCheckTarget(t *testing.T) {
 		if !errors.As(err, &p) || p.Status != 400 || p.Code != CodeURLNotAllowed || len(p.Errors) != 1 || p.Errors[0].Field != tc.field {
 			t.Errorf("%s %s: want 400 %s on %s, got %v", tc.d.Provider, tc.d.URL+endpoint(tc.d), CodeURLNotAllowed, tc.field, err)
 		}
+	}
+}
+
+// A lookup that fails for a while is not a refusal: the client may retry.
+func TestCheckTargetLookupFailureIs503(t *testing.T) {
+	s := sendersWith(t, egress.New(&egress.Options{Resolver: &zone{}}))
+	err := s.CheckTarget(context.Background(), Device{Provider: Webhook, URL: "https://flaky.example.com/ring"})
+	var p *httpapi.Problem
+	if !errors.As(err, &p) || p.Status != 503 || p.Code != httpapi.CodeUpstreamUnavailable || p.RetryAfter == 0 {
+		t.Fatalf("a failing lookup: %v", err)
 	}
 }
 
