@@ -16,6 +16,7 @@ import (
 	"switchboard/handler/internal/config"
 	"switchboard/handler/internal/customhandler"
 	"switchboard/handler/internal/devices"
+	"switchboard/handler/internal/egress"
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/health"
@@ -93,6 +94,9 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		MaxContacts:   cfg.MaxContacts,
 	})
 
+	if cfg.PushAllowLoopbackTargets {
+		log.Warn("PUSH_ALLOW_LOOPBACK_TARGETS is true: webhooks and Web Push may reach loopback addresses; for local development only")
+	}
 	senders, err := newSenders(cfg)
 	if err != nil {
 		return nil, err
@@ -151,8 +155,11 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 }
 
 // newSenders builds the push providers this deployment is configured for.
+// Webhook and Web Push targets are end users' URLs: both go through one
+// egress guard (the Notification Hubs endpoint is the operator's).
 func newSenders(cfg *config.Config) (*push.Senders, error) {
-	s := &push.Senders{Webhook: push.NewWebhookSender(nil)}
+	guard := egress.New(&egress.Options{AllowLoopback: cfg.PushAllowLoopbackTargets})
+	s := &push.Senders{Webhook: push.NewWebhookSender(guard)}
 	if cfg.NotificationHubConnectionString != "" {
 		hub, err := push.NewNotificationHub(push.NotificationHubsConfig{
 			ConnectionString: cfg.NotificationHubConnectionString,
@@ -167,6 +174,7 @@ func newSenders(cfg *config.Config) (*push.Senders, error) {
 	if cfg.WebPushVAPIDPublicKey != "" {
 		wp, err := push.NewWebPushSender(push.WebPushConfig{
 			PublicKey: cfg.WebPushVAPIDPublicKey, PrivateKey: cfg.WebPushVAPIDPrivateKey, Subject: cfg.WebPushSubject,
+			AllowedHosts: cfg.WebPushAllowedHosts, Guard: guard,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("setting WEBPUSH_VAPID_PUBLIC_KEY: %w", err)

@@ -41,6 +41,9 @@ param webPushVapidPublicKey string = ''
 param webPushVapidPrivateKey string = ''
 param webPushSubject string = ''
 
+@description('Push services a Web Push endpoint may be on: comma-separated host names or *.<domain> (empty: the browsers\' push services, see README).')
+param webPushAllowedHosts string = ''
+
 @description('Device registrations expire after this many days unless refreshed.')
 param deviceTtlDays int = 60
 param maxDevicesPerUser int = 20
@@ -170,6 +173,9 @@ module functionApp 'modules/functionapp.bicep' = {
       WEBPUSH_VAPID_PUBLIC_KEY: webPushVapidPublicKey
       WEBPUSH_VAPID_PRIVATE_KEY: webPushVapidPrivateKey
       WEBPUSH_SUBJECT: webPushSubject
+      WEBPUSH_ALLOWED_HOSTS: webPushAllowedHosts
+      // Loopback push targets are for local development against emulators only.
+      PUSH_ALLOW_LOOPBACK_TARGETS: 'false'
       DEVICE_TTL_DAYS: string(deviceTtlDays)
       MAX_DEVICES_PER_USER: string(maxDevicesPerUser)
       MAX_CONTACTS_PER_USER: string(maxContactsPerUser)
