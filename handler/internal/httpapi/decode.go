@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -58,8 +59,10 @@ func DecodeJSON(r *http.Request, dst any, optional bool) error {
 	return UnmarshalStrict(body, dst)
 }
 
-// UnmarshalStrict decodes one JSON value into dst, refusing unknown fields
-// and trailing data, with problems that name what is wrong.
+// UnmarshalStrict decodes one JSON value into dst, refusing unknown fields,
+// keys that match a field only case-insensitively, keys given twice at any
+// depth, and trailing data, with problems that name what is wrong. Values
+// held as json.RawMessage (foreign payloads) are left to their own decoding.
 func UnmarshalStrict(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -71,6 +74,13 @@ func UnmarshalStrict(body []byte, dst any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return NewProblem(http.StatusBadRequest, CodeInvalidJSON, "the request body has data after its JSON value")
+	}
+	if err := checkNames(body, reflect.TypeOf(dst)); err != nil {
+		var p *Problem
+		if errors.As(err, &p) {
+			return p
+		}
+		return jsonProblem(err)
 	}
 	return nil
 }
