@@ -211,7 +211,7 @@ func (s *Service) Create(ctx context.Context, creator string, req CreateRequest)
 			return Call{}, fieldProblem("invitees", "a dial call needs someone to dial")
 		}
 	}
-	if len(req.Subject) > 200 {
+	if httpapi.TooLong(req.Subject, 200) {
 		return Call{}, fieldProblem("subject", "at most 200 characters")
 	}
 	validUntil := s.now().Add(24 * time.Hour).UTC()
