@@ -19,15 +19,15 @@ type strictBase struct {
 type strictBody struct {
 	strictBase
 	*StrictPtrBase
-	Scopes  []string               `json:"scopes"`
-	Minutes *int                   `json:"expiresInMinutes"`
-	Inner   *strictInner           `json:"inner"`
-	List    []strictInner          `json:"list"`
-	ByKey   map[string]strictInner `json:"byKey"`
-	Any     any                    `json:"any"`
-	Raw     json.RawMessage        `json:"raw"`
+	Scopes   []string               `json:"scopes"`
+	Minutes  *int                   `json:"expiresInMinutes"`
+	Inner    *strictInner           `json:"inner"`
+	List     []strictInner          `json:"list"`
+	ByKey    map[string]strictInner `json:"byKey"`
+	Any      any                    `json:"any"`
+	Raw      json.RawMessage        `json:"raw"`
 	Untagged string
-	Skipped string `json:"-"`
+	Skipped  string `json:"-"`
 }
 
 type StrictPtrBase struct {
@@ -89,18 +89,14 @@ func TestUnmarshalStrictNames(t *testing.T) {
 // An ambiguous promoted name (two embedded fields at one depth) is dropped
 // by encoding/json: it is an unknown field, not a case mismatch.
 func TestUnmarshalStrictAmbiguousEmbedded(t *testing.T) {
-	type a struct {
-		X int `json:"x"`
-	}
-	type b struct {
-		X int `json:"x"`
-	}
+	type a struct{ X int }
+	type b struct{ X int }
 	type both struct {
 		a
 		b
 	}
 	var v both
-	err := UnmarshalStrict([]byte(`{"x":1}`), &v)
+	err := UnmarshalStrict([]byte(`{"X":1}`), &v)
 	var p *Problem
 	if !errors.As(err, &p) || p.Code != CodeUnknownField {
 		t.Fatalf("err = %v, want unknown-field", err)
