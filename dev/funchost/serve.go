@@ -69,9 +69,9 @@ func (h *Host) lookup(method, escapedPath string) (*Function, map[string]string)
 	return nil, nil
 }
 
-// ServeHTTP is the host's public side.
+// ServeHTTP is the host's public side, with the front end's minimum body data rate.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body := &minRateBody{body: r.Body, rc: http.NewResponseController(w), limits: h.opts.Limits}
+	body := &minRateBody{body: r.Body, rc: http.NewResponseController(w), limits: h.opts.Limits.withDefaults()}
 	r.Body = body
 	h.serve(w, r)
 }
