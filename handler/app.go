@@ -144,7 +144,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	rt.Handle("GET /api/health", health.NewHandler(version, map[string]health.Check{
 		"storage": st.Ping,
 		"auth":    authn.Check,
-	}))
+	}).DetailsFor(authn.IsService))
 	identity.Routes(rt, authn, ids)
 	devices.Routes(rt, authn, devs)
 	spaces.Routes(rt, authn, spc)

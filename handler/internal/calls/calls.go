@@ -215,7 +215,7 @@ func (s *Service) Create(ctx context.Context, creator string, service bool, req 
 			return Call{}, fieldProblem("invitees", "a dial call needs someone to dial")
 		}
 	}
-	if len(req.Subject) > 200 {
+	if httpapi.TooLong(req.Subject, 200) {
 		return Call{}, fieldProblem("subject", "at most 200 characters")
 	}
 	validUntil := s.now().Add(24 * time.Hour).UTC()
@@ -599,9 +599,13 @@ func acsError(err error) error {
 	case acs.IsAuthFailure(err):
 		return httpapi.NewProblem(http.StatusBadGateway, "acs-credential-rejected",
 			"Azure Communication Services rejected Switchboard's credential; check ACS_CONNECTION_STRING (or the managed identity's role on the ACS resource)").WithCause(err)
-	case acs.IsThrottled(err), acs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
-		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "Azure Communication Services is unavailable or throttling; retry shortly").WithCause(err)
-		p.RetryAfter = max(1, int(acs.RetryAfter(err).Seconds()+0.5))
+	case acs.IsThrottled(err):
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, "acs-throttled", "Azure Communication Services is throttling requests; retry after the delay in Retry-After").WithCause(err)
+		p.RetryAfter = acs.RetryAfterSeconds(err)
+		return p
+	case acs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "Azure Communication Services is unavailable; retry shortly").WithCause(err)
+		p.RetryAfter = acs.RetryAfterSeconds(err)
 		return p
 	}
 	var re *azcore.ResponseError
