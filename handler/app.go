@@ -16,6 +16,7 @@ import (
 	"switchboard/handler/internal/config"
 	"switchboard/handler/internal/customhandler"
 	"switchboard/handler/internal/devices"
+	"switchboard/handler/internal/egress"
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/health"
@@ -94,6 +95,9 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		MaxContacts:   cfg.MaxContacts,
 	})
 
+	if cfg.PushAllowLoopbackTargets {
+		log.Warn("PUSH_ALLOW_LOOPBACK_TARGETS is true: webhooks and Web Push may reach loopback addresses; for local development only")
+	}
 	senders, err := newSenders(cfg)
 	if err != nil {
 		return nil, err
@@ -124,6 +128,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		callOpts.Callbacks = calls.NewCallbackAuth(cfg.ACSCallbackOIDCConfig, cfg.ACSResourceID)
 	}
 	cls := calls.NewService(st, ids, spc, fan, pub, acsClient, callOpts)
+	ids.OnErase(cls.EraseUser)
 
 	// Limit is where the guards' quota (QUOTA_RELAY_PER_HOUR) plugs in.
 	rel, err := relay.NewService(relay.Config{
@@ -151,7 +156,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	rt.Handle("GET /api/health", health.NewHandler(version, map[string]health.Check{
 		"storage": st.Ping,
 		"auth":    authn.Check,
-	}))
+	}).DetailsFor(authn.IsService))
 	identity.Routes(rt, authn, ids)
 	devices.Routes(rt, authn, devs)
 	spaces.Routes(rt, authn, spc)
@@ -163,8 +168,11 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 }
 
 // newSenders builds the push providers this deployment is configured for.
+// Webhook and Web Push targets are end users' URLs: both go through one
+// egress guard (the Notification Hubs endpoint is the operator's).
 func newSenders(cfg *config.Config) (*push.Senders, error) {
-	s := &push.Senders{Webhook: push.NewWebhookSender(nil)}
+	guard := egress.New(&egress.Options{AllowLoopback: cfg.PushAllowLoopbackTargets})
+	s := &push.Senders{Webhook: push.NewWebhookSender(guard)}
 	if cfg.NotificationHubConnectionString != "" {
 		hub, err := push.NewNotificationHub(push.NotificationHubsConfig{
 			ConnectionString: cfg.NotificationHubConnectionString,
@@ -179,6 +187,7 @@ func newSenders(cfg *config.Config) (*push.Senders, error) {
 	if cfg.WebPushVAPIDPublicKey != "" {
 		wp, err := push.NewWebPushSender(push.WebPushConfig{
 			PublicKey: cfg.WebPushVAPIDPublicKey, PrivateKey: cfg.WebPushVAPIDPrivateKey, Subject: cfg.WebPushSubject,
+			AllowedHosts: cfg.WebPushAllowedHosts, Guard: guard,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("setting WEBPUSH_VAPID_PUBLIC_KEY: %w", err)

@@ -41,6 +41,9 @@ param webPushVapidPublicKey string = ''
 param webPushVapidPrivateKey string = ''
 param webPushSubject string = ''
 
+@description('Push services a Web Push endpoint may be on: comma-separated host names or *.<domain> (empty: the browsers\' push services, see README).')
+param webPushAllowedHosts string = ''
+
 @description('Device registrations expire after this many days unless refreshed.')
 param deviceTtlDays int = 60
 param maxDevicesPerUser int = 20
@@ -84,7 +87,9 @@ param quotaRelayPerHour int = 60
 param tablePrefix string = ''
 param logLevel string = 'info'
 
-@description('Largest number of instances the Flex Consumption plan may scale to.')
+@description('Largest number of instances the Flex Consumption plan may scale to (Flex accepts 40 to 1000).')
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 100
 
 @description('Memory per Flex Consumption instance.')
@@ -97,6 +102,9 @@ param notificationHubsSku string = 'Free'
 
 @description('ACS data location.')
 param acsDataLocation string = 'United States'
+
+@description('Turn off ACS access keys when only the managed identity calls ACS (then ACS_CONNECTION_STRING cannot point a local handler at this resource).')
+param acsDisableLocalAuth bool = false
 
 var suffix = uniqueString(resourceGroup().id, name)
 var appName = '${name}-${suffix}'
@@ -132,6 +140,7 @@ module communication 'modules/communication.bicep' = {
     name: '${name}-acs-${suffix}'
     dataLocation: acsDataLocation
     principalId: identity.properties.principalId
+    disableLocalAuth: acsDisableLocalAuth
   }
 }
 
@@ -157,8 +166,12 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    // Every setting the handler reads (DESIGN.md), except PUBLIC_BASE_URL,
-    // which the module sets from the app's host name. Empty means "off".
+    notificationHubNamespaceName: notificationHubs.outputs.namespaceName
+    notificationHubName: notificationHubs.outputs.hubName
+    notificationHubSendRuleName: notificationHubs.outputs.sendRuleName
+    // Every setting the handler reads (DESIGN.md), except PUBLIC_BASE_URL
+    // and NOTIFICATION_HUB_CONNECTION_STRING, which the module sets. Empty
+    // means "off". Credentials: see "Adding a setting" in docs/deploy.md.
     settings: {
       STORAGE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
       TABLE_PREFIX: tablePrefix
@@ -173,12 +186,14 @@ module functionApp 'modules/functionapp.bicep' = {
       AUTH_SERVICE_ROLE: authServiceRole
       TOKEN_SCOPES: tokenScopes
       TOKEN_DEFAULT_SCOPES: tokenDefaultScopes
-      NOTIFICATION_HUB_CONNECTION_STRING: notificationHubs.outputs.connectionString
       NOTIFICATION_HUB_NAME: notificationHubs.outputs.hubName
       APNS_VOIP_TOPIC: apnsVoipTopic
       WEBPUSH_VAPID_PUBLIC_KEY: webPushVapidPublicKey
       WEBPUSH_VAPID_PRIVATE_KEY: webPushVapidPrivateKey
       WEBPUSH_SUBJECT: webPushSubject
+      WEBPUSH_ALLOWED_HOSTS: webPushAllowedHosts
+      // Loopback push targets are for local development against emulators only.
+      PUSH_ALLOW_LOOPBACK_TARGETS: 'false'
       DEVICE_TTL_DAYS: string(deviceTtlDays)
       MAX_DEVICES_PER_USER: string(maxDevicesPerUser)
       MAX_CONTACTS_PER_USER: string(maxContactsPerUser)

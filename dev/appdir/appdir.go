@@ -125,8 +125,26 @@ func Functions(repo string) ([]string, error) {
 	return names, nil
 }
 
-// Zip packs a staged app root into path, keeping the binary's run bit (the
-// Linux host cannot start it otherwise).
+// Package stages the app root into dist/app and zips it into
+// dist/switchboard.zip, for linux/amd64: what `make package` makes, and
+// what azd (dist/app) or `az functionapp deployment source config-zip`
+// (the zip) deploys. It returns the zip's path.
+func Package(ctx context.Context, repo, dist string) (string, error) {
+	app := filepath.Join(dist, "app")
+	if err := os.RemoveAll(app); err != nil {
+		return "", err
+	}
+	if _, err := Stage(ctx, repo, app, Options{GOOS: "linux", GOARCH: "amd64"}); err != nil {
+		return "", err
+	}
+	zipPath := filepath.Join(dist, "switchboard.zip")
+	return zipPath, Zip(app, zipPath)
+}
+
+// Zip packs a staged app root into path as the Linux host wants it: every
+// entry carries Unix modes, 0755 for the handler binary (the host cannot start
+// it otherwise) and 0644 for the rest, whatever the file system says (Windows
+// keeps no execute bit).
 func Zip(dir, path string) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -151,6 +169,11 @@ func Zip(dir, path string) error {
 		}
 		hdr.Name = filepath.ToSlash(rel)
 		hdr.Method = zip.Deflate
+		mode := os.FileMode(0o644)
+		if hdr.Name == BinaryName {
+			mode = 0o755
+		}
+		hdr.SetMode(mode)
 		w, err := zw.CreateHeader(hdr)
 		if err != nil {
 			return err

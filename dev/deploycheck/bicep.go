@@ -45,11 +45,26 @@ func (v *Value) Get(path ...string) *Value {
 
 // Decl is one top-level statement: param, var, resource, module, output, ...
 type Decl struct {
-	Keyword string
-	Name    string
-	Type    string // resource type or module path (the quoted string), or a param/output type
-	Value   *Value // what follows '=', nil for a param without default
-	Line    int
+	Keyword    string
+	Name       string
+	Type       string   // resource type or module path (the quoted string), or a param/output type
+	Value      *Value   // what follows '=', nil for a param without default
+	Decorators []*Value // the @name(args) lines above it, as Calls (Name without a `sys.` prefix)
+	Line       int
+}
+
+// Decorator returns the decorator with that name (`secure`, `minValue`,
+// ...), or nil.
+func (d *Decl) Decorator(name string) *Value {
+	if d == nil {
+		return nil
+	}
+	for _, dec := range d.Decorators {
+		if dec.Name == name {
+			return dec
+		}
+	}
+	return nil
 }
 
 // Body is the object a resource or module declares, also behind
@@ -104,22 +119,29 @@ func Parse(src string) (*File, error) {
 	}
 	p := &bicepParser{toks: toks}
 	f := &File{}
+	var decorators []*Value
 	for {
 		p.skipNewlines()
 		t := p.peek()
 		if t.kind == tEOF {
+			if len(decorators) > 0 {
+				return nil, fmt.Errorf("line %d: decorator @%s decorates nothing", decorators[0].Line, decorators[0].Name)
+			}
 			return f, nil
 		}
-		if t.text == "@" {
-			if err := p.skipDecorator(); err != nil {
+		if t.kind == tPunct && t.text == "@" {
+			dec, err := p.decorator()
+			if err != nil {
 				return nil, err
 			}
+			decorators = append(decorators, dec)
 			continue
 		}
 		d, err := p.decl()
 		if err != nil {
 			return nil, err
 		}
+		d.Decorators, decorators = decorators, nil
 		f.Decls = append(f.Decls, d)
 	}
 }
@@ -311,24 +333,30 @@ func (p *bicepParser) expect(text string) error {
 	return nil
 }
 
-// skipDecorator consumes @name(...) or @sys.name(...).
-func (p *bicepParser) skipDecorator() error {
-	p.next() // @
+// decorator reads @name(...) or @sys.name(...) as a Call named name.
+func (p *bicepParser) decorator() (*Value, error) {
+	at := p.next() // @
+	dec := &Value{Kind: Call, Line: at.line}
 	for {
 		t := p.next()
 		if t.kind != tIdent {
-			return fmt.Errorf("line %d: decorator name expected", t.line)
+			return nil, fmt.Errorf("line %d: decorator name expected", t.line)
 		}
-		if p.peek().text != "." {
+		dec.Name = t.text
+		if n := p.peek(); n.kind != tPunct || n.text != "." {
 			break
 		}
 		p.next()
 	}
-	if p.peek().text == "(" {
-		_, err := p.primary()
-		return err
+	if n := p.peek(); n.kind == tPunct && n.text == "(" {
+		p.next()
+		args, err := p.list(")")
+		if err != nil {
+			return nil, err
+		}
+		dec.Items = args
 	}
-	return nil
+	return dec, nil
 }
 
 func (p *bicepParser) decl() (*Decl, error) {

@@ -156,6 +156,15 @@ output URL string = 'https://${app.properties.defaultHostName}/api'
 	if loop == nil || loop.Kind != Array || len(loop.Items) != 1 || !slices.Equal(loop.Items[0].Keys, []string{"name", "value"}) {
 		t.Errorf("for-expression: %+v", loop)
 	}
+	if dec := f.Find("param", "memory").Decorator("allowed"); dec == nil || len(dec.Items) != 1 || dec.Items[0].Kind != Array || len(dec.Items[0].Items) != 2 {
+		t.Errorf("param memory: @allowed decorator %+v", dec)
+	}
+	if f.Find("param", "key").Decorator("secure") == nil || f.Find("param", "memory").Decorator("secure") != nil {
+		t.Error("@secure() is not attached to param key alone")
+	}
+	if got := len(f.Find("param", "name").Decorators); got != 2 {
+		t.Errorf("param name has %d decorators, want 2 (@description, @minLength)", got)
+	}
 	if f.Find("resource", "old").Body().Get("name").Text != "old" {
 		t.Error("existing resource body not read")
 	}
@@ -189,6 +198,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad escape", "var x = '\\q'\n", "unknown escape"},
 		{"unknown character", "var x = 1 ^ 2\n", "unexpected character"},
 		{"mismatched bracket", "var x = [1, 2}\n", `want "]"`},
+		{"decorator without declaration", "param p int\n@secure()\n", "decorates nothing"},
+		{"decorator without name", "@(1)\nparam p int\n", "decorator name expected"},
+		{"unclosed decorator", "@minValue(1\nparam p int\n", `missing ")"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,6 +234,34 @@ func TestInfraFilesParse(t *testing.T) {
 		if _, err := Parse(string(b)); err != nil {
 			t.Errorf("%s: %v", filepath.Base(f), err)
 		}
+	}
+}
+
+func TestParseDecorators(t *testing.T) {
+	src := "@sys.minValue(40)\n@maxValue(1000)\n@description('a (b)')\nparam n int = 100\n\n@secure()\noutput o string = x\nvar v = 1\n"
+	f, err := Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := f.Find("param", "n")
+	var names []string
+	for _, d := range n.Decorators {
+		names = append(names, d.Name)
+	}
+	if !slices.Equal(names, []string{"minValue", "maxValue", "description"}) {
+		t.Fatalf("decorators %q", names)
+	}
+	if lo := n.Decorator("minValue"); len(lo.Items) != 1 || lo.Items[0].Text != "40" {
+		t.Errorf("@minValue args %+v", lo.Items)
+	}
+	if d := n.Decorator("description"); d.Items[0].Kind != String || d.Items[0].Text != "a (b)" {
+		t.Errorf("@description args %+v", d.Items)
+	}
+	if f.Find("output", "o").Decorator("secure") == nil {
+		t.Error("output o lost its @secure()")
+	}
+	if len(f.Find("var", "v").Decorators) != 0 {
+		t.Error("var v took a decorator of the declaration above it")
 	}
 }
 

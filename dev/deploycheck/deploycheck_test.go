@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -451,10 +452,27 @@ func TestAzureYAMLDeploysTheSubscription(t *testing.T) {
 		}
 	}
 	yaml := strings.Join(lines, "\n")
-	for _, want := range []string{"host: function", "dist: dist/app", "run: make package", "postdeploy:", "infra/modules/callevents-subscription.bicep"} {
-		if !strings.Contains(yaml, want) {
+	for _, want := range []string{
+		"host: function", "dist: dist/app", "run: make package", "postdeploy:", "infra/modules/callevents-subscription.bicep",
+		// az's default subscription need not be the azd environment's.
+		`az deployment group create --subscription "$AZURE_SUBSCRIPTION_ID"`,
+		// azd zips dist/app with Unix modes only from 1.26 (and not on Windows).
+		"requiredVersions:\n  azd: \">= 1.26.0\"",
+	} {
+		if !strings.Contains(regexp.MustCompile(`\n\s+--`).ReplaceAllString(yaml, " --"), want) {
 			t.Errorf("azure.yaml lacks %q", want)
 		}
+	}
+	// On Windows azd would deploy the handler without its execute bit: the
+	// package hook's Windows variant must stop, not package.
+	if w := regexp.MustCompile(`(?m)^      prepackage:\n(?:        .*\n)*?        windows:\n((?:          .*\n?)+)`).FindStringSubmatch(yaml); w == nil {
+		t.Error("azure.yaml: the prepackage hook has no windows: variant that stops azd on Windows")
+	} else if !strings.Contains(w[1], "throw ") || !strings.Contains(w[1], "docs/deploy.md") {
+		t.Errorf("azure.yaml: the prepackage hook's windows: variant must throw, pointing at docs/deploy.md:\n%s", w[1])
+	}
+	// The schema that lists `language: custom` (an alpha feature of azd).
+	if !strings.Contains(string(readRepoFile(t, "azure.yaml")), "$schema=https://raw.githubusercontent.com/Azure/azure-dev/main/schemas/alpha/azure.yaml.json") {
+		t.Error("azure.yaml: $schema must be azd's alpha schema, the one that lists language: custom")
 	}
 	azdProvided := []string{"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID"}
 	for _, m := range regexp.MustCompile(`\$\{?([A-Z_][A-Z0-9_]*)`).FindAllStringSubmatch(yaml, -1) {
@@ -464,16 +482,25 @@ func TestAzureYAMLDeploysTheSubscription(t *testing.T) {
 	}
 }
 
+// TestPackagedZipLayout checks the zip `make package` builds (the same
+// appdir.Package call), the one docs/deploy.md deploys with az where azd
+// cannot keep the execute bit.
 func TestPackagedZipLayout(t *testing.T) {
 	root := repoRoot(t)
 	dir := t.TempDir()
-	app := filepath.Join(dir, "app")
-	if _, err := appdir.Stage(context.Background(), root, app, appdir.Options{GOOS: "linux", GOARCH: "amd64"}); err != nil {
+	zipPath, err := appdir.Package(context.Background(), root, dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	zipPath := filepath.Join(dir, "switchboard.zip")
-	if err := appdir.Zip(app, zipPath); err != nil {
-		t.Fatal(err)
+	if zipPath != filepath.Join(dir, "switchboard.zip") {
+		t.Errorf("the package is %s, docs/deploy.md deploys dist/switchboard.zip", zipPath)
+	}
+	// azd zips dist/app itself and keeps the file's own mode (from azd 1.26,
+	// on Linux and macOS), so the staged binary must be executable too.
+	if runtime.GOOS != "windows" {
+		if info, err := os.Stat(filepath.Join(dir, "app", appdir.BinaryName)); err != nil || info.Mode()&0o111 == 0 {
+			t.Errorf("dist/app/%s is not executable (%v): azd would deploy it so", appdir.BinaryName, err)
+		}
 	}
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
@@ -507,14 +534,7 @@ func TestPackagedZipLayout(t *testing.T) {
 	if !ok {
 		t.Fatalf("the zip has no %q at its root", exe)
 	}
-	// Unix mode bits live in the high 16 bits of the external attributes,
-	// read only when the entry says it was made on Unix.
-	if bin.CreatorVersion>>8 != 3 {
-		t.Errorf("%s: zip creator OS %d, want 3 (Unix) so the Linux host reads its mode", exe, bin.CreatorVersion>>8)
-	}
-	if mode := bin.ExternalAttrs >> 16; mode&0o111 == 0 {
-		t.Errorf("%s: zip mode %o has no execute bit: the Linux host cannot start it", exe, mode)
-	}
+	checkExecutable(t, bin)
 	ef, err := elf.NewFile(bytes.NewReader(readZipEntry(t, entries, exe)))
 	if err != nil {
 		t.Fatalf("%s is not an ELF binary: %v", exe, err)
@@ -542,6 +562,61 @@ func TestPackagedZipLayout(t *testing.T) {
 	sort.Strings(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("zip entries:\n got %v\nwant %v (host.json, the handler and each function folder beside them)", got, want)
+	}
+}
+
+// checkExecutable fails unless the zip entry carries a Unix mode with the
+// execute bit. Unix mode bits live in the high 16 bits of the external
+// attributes, read only when the entry says it was made on Unix.
+func checkExecutable(t *testing.T, f *zip.File) {
+	t.Helper()
+	if f.CreatorVersion>>8 != 3 {
+		t.Errorf("%s: zip creator OS %d, want 3 (Unix) so the Linux host reads its mode", f.Name, f.CreatorVersion>>8)
+	}
+	if mode := f.ExternalAttrs >> 16; mode&0o111 == 0 {
+		t.Errorf("%s: zip mode %o has no execute bit: the Linux host cannot start it", f.Name, mode)
+	}
+}
+
+// A checkout or build on Windows leaves no execute bit on the file; the zip
+// must carry one all the same (that is why it is the documented way to deploy
+// from Windows).
+func TestZipSetsExecuteBitWhateverTheFileMode(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	if err := os.MkdirAll(filepath.Join(app, "fn"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, mode := range map[string]os.FileMode{
+		appdir.BinaryName:  0o644, // as on Windows
+		"host.json":        0o755, // a stray bit elsewhere is dropped
+		"fn/function.json": 0o600,
+	} {
+		p := filepath.Join(app, filepath.FromSlash(name))
+		if err := os.WriteFile(p, []byte("{}"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+	}
+	zipPath := filepath.Join(dir, "app.zip")
+	if err := appdir.Zip(app, zipPath); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if f.Name == appdir.BinaryName {
+			checkExecutable(t, f)
+			continue
+		}
+		if mode := f.ExternalAttrs >> 16 & 0o777; mode != 0o644 {
+			t.Errorf("%s: zip mode %o, want 644", f.Name, mode)
+		}
 	}
 }
 

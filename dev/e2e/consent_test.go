@@ -242,9 +242,11 @@ func TestEraseRemovesRequestsBlocksAndInvitations(t *testing.T) {
 	foe.ok("PUT", "/api/blocks/kz-zoe", "", 200)
 	sp := host.ok("POST", "/api/spaces", `{"name":"Invite"}`, 201)["id"].(string)
 	host.ok("PUT", "/api/spaces/"+sp+"/members/kz-zoe", "", 200) // an invitation
+	mine := zoe.ok("POST", "/api/calls", `{"kind":"room","invitees":["kz-pal"]}`, 201)
+	theirs := pal.ok("POST", "/api/calls", `{"kind":"group","invitees":["kz-zoe"]}`, 201)
 
 	zoe.ok("DELETE", "/api/me", "", 204)
-	for _, table := range []string{"users", "contacts", "contactof", "blocks", "blockedby", "memberships", "spaces"} {
+	for _, table := range []string{"users", "contacts", "contactof", "blocks", "blockedby", "memberships", "spaces", "calls", "usercalls"} {
 		if rows := rowsNaming(t, st, table, "kz-zoe"); len(rows) != 0 {
 			t.Errorf("%s still names the erased user: %v", table, rows)
 		}
@@ -255,17 +257,28 @@ func TestEraseRemovesRequestsBlocksAndInvitations(t *testing.T) {
 	if l := pal.ok("GET", "/api/contacts/requests", "", 200)["value"].([]any); len(l) != 0 {
 		t.Errorf("requests from the erased user remain: %v", l)
 	}
+	// The erased user's call is ended and gone; in others' calls they are no longer invited.
+	pal.do("GET", "/api/calls/"+mine["id"].(string), "").problem(t, 404, "call-not-found")
+	if _, ok := st.ACS.Room(mine["roomId"].(string)); ok {
+		t.Error("the erased creator's room outlived them")
+	}
+	if inv := pal.ok("GET", "/api/calls/"+theirs["id"].(string), "", 200)["invitees"].([]any); len(inv) != 0 {
+		t.Errorf("the erased user is still invited: %v", inv)
+	}
+	if n := countRows(t, st, "calls", mine["id"].(string)); n != 0 {
+		t.Errorf("%d rows left of the erased creator's call", n)
+	}
 }
 
 // rowsNaming lists "table/PK/RK" of every row whose keys name id: as the
-// partition, the row, or a prefixed row ("m:<id>").
+// partition, the row, or a prefixed row ("m:<id>" in spaces, "i:<id>" in calls).
 func rowsNaming(t *testing.T, s *stack.Stack, table, id string) []string {
 	t.Helper()
 	svc, err := aztables.NewServiceClientFromConnectionString(s.Azurite.ConnectionString(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	filter := fmt.Sprintf("PartitionKey eq '%[1]s' or RowKey eq '%[1]s' or RowKey eq 'm:%[1]s'", strings.ReplaceAll(id, "'", "''"))
+	filter := fmt.Sprintf("PartitionKey eq '%[1]s' or RowKey eq '%[1]s' or RowKey eq 'm:%[1]s' or RowKey eq 'i:%[1]s'", strings.ReplaceAll(id, "'", "''"))
 	pager := svc.NewClient(table).NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
 	var out []string
 	for pager.More() {

@@ -13,12 +13,20 @@ import (
 )
 
 func TestHealth(t *testing.T) {
-	c := &client{t: t, base: st.URL()}
+	anon := &client{t: t, base: st.URL()}
+	if h := anon.ok("GET", "/api/health", "", 200); len(h) != 2 || h["status"] != "ok" || h["version"] == nil {
+		t.Fatalf("health without credentials: %v, want only status and version", h)
+	}
+	svcTok, err := st.Issuer.MintService("health-monitor", "Switchboard.Service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, base: st.URL(), token: svcTok}
 	h := c.ok("GET", "/api/health", "", 200)
 	if h["status"] != "ok" {
 		t.Fatalf("health: %v", h)
 	}
-	deps := h["dependencies"].(map[string]any)
+	deps, _ := h["dependencies"].(map[string]any)
 	for _, name := range []string{"storage", "auth"} {
 		d, ok := deps[name].(map[string]any)
 		if !ok || d["status"] != "ok" {

@@ -49,6 +49,10 @@ func (h *Host) serveEventGrid(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxEventGridBody+1))
+	if body, ok := r.Body.(*minRateBody); err != nil && ok && body.expired() {
+		slowBodyAnswer(w)
+		return
+	}
 	if err != nil || len(body) > maxEventGridBody {
 		textAnswer(w, http.StatusRequestEntityTooLarge, "request body larger than 1 MB or unreadable")
 		return

@@ -44,6 +44,8 @@ type Options struct {
 	// EventEncoding chooses how an Event Grid event is put in Data (default
 	// TriggerAsHostString, what the real host sends).
 	EventEncoding TriggerEncoding
+	// Limits are the public side's connection limits (default Kestrel's).
+	Limits FrontEndLimits
 }
 
 // TriggerEncoding is how a trigger value is placed in an invocation's Data.
@@ -146,7 +148,8 @@ func Start(ctx context.Context, app *App, opts Options) (*Host, error) {
 	}
 	h.ln = ln
 	h.url = "http://" + ln.Addr().String()
-	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	h.opts.Limits = opts.Limits.withDefaults()
+	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: h.opts.Limits.RequestHeadersTimeout, IdleTimeout: h.opts.Limits.KeepAliveTimeout}
 	go func() { _ = h.srv.Serve(ln) }()
 	return h, nil
 }

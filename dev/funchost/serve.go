@@ -69,8 +69,14 @@ func (h *Host) lookup(method, escapedPath string) (*Function, map[string]string)
 	return nil, nil
 }
 
-// ServeHTTP is the host's public side.
+// ServeHTTP is the host's public side, with the front end's minimum body data rate.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body := &minRateBody{body: r.Body, rc: http.NewResponseController(w), limits: h.opts.Limits.withDefaults()}
+	r.Body = body
+	h.serve(w, r)
+}
+
+func (h *Host) serve(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	if strings.EqualFold(strings.TrimSuffix(path, "/"), "/runtime/webhooks/eventgrid") {
 		h.serveEventGrid(w, r)
@@ -165,6 +171,11 @@ func (h *Host) forwardHTTP(w http.ResponseWriter, r *http.Request, fn *Function)
 	h.addInvocationHeaders(out.Header, uuid.NewString())
 
 	resp, err := h.forward.RoundTrip(out)
+	if body, ok := r.Body.(*minRateBody); err != nil && ok && body.expired() {
+		fmt.Fprintf(h.stdout, "[%s] request body too slow; connection closed\n", fn.Name)
+		slowBodyAnswer(w)
+		return
+	}
 	if err != nil {
 		fmt.Fprintf(h.stdout, "[%s] invocation failed: %v\n", fn.Name, err)
 		w.Header().Set("Content-Length", "0")

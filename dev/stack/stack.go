@@ -32,6 +32,10 @@ const Audience = "api://switchboard"
 // local.settings.sample.json can name it; tests use a random one.
 var DevAccessKey = []byte("switchboard-dev-key-not-a-secret")
 
+// WebPushAllowedHosts is the stack's WEBPUSH_ALLOWED_HOSTS: the handler's
+// default list plus the loopback hosts the Web Push emulator listens on.
+const WebPushAllowedHosts = "fcm.googleapis.com,updates.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com,127.0.0.1,::1,localhost"
+
 // Ports fix where `make run` listens (0 = a random free port). Tests leave them 0.
 type Ports struct {
 	Host, Issuer, ACS, Azurite, NotificationHubs, PushReceivers int
@@ -149,6 +153,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"WEBPUSH_VAPID_PUBLIC_KEY=" + vapidPublic,
 		"WEBPUSH_VAPID_PRIVATE_KEY=" + vapidPrivate,
 		"WEBPUSH_SUBJECT=mailto:dev@example.com",
+		// The push emulators listen on loopback, which only local development
+		// may reach; the browsers' real push services stay allowed too.
+		"PUSH_ALLOW_LOOPBACK_TARGETS=true",
+		"WEBPUSH_ALLOWED_HOSTS=" + WebPushAllowedHosts,
 		"EVENTS_WEBHOOK_KEY=" + s.EventsKey,
 		// The push emulators serve TLS with their own certificate: trust it the
 		// standard way (Go reads SSL_CERT_FILE), with no special code path.

@@ -1,18 +1,24 @@
 // The Azure Communication Services resource. The app's managed identity
 // calls its data plane (identities, Rooms, Call Automation) with an Entra
-// token, so no access key is handed to the app.
+// token; no access key is put in the app's settings.
 param name string
 param dataLocation string
 param principalId string
 
-resource acs 'Microsoft.Communication/communicationServices@2023-04-01' = {
+@description('Turn off ACS access keys: only Entra callers (the app\'s identity) are accepted, and no key exists to read.')
+param disableLocalAuth bool = false
+
+resource acs 'Microsoft.Communication/communicationServices@2025-05-01' = {
   name: name
   location: 'global'
   properties: {
     dataLocation: dataLocation
-    // Keys stay enabled so a developer can point a local handler at this
-    // resource (ACS_CONNECTION_STRING); the deployed app never gets one.
-    disableLocalAuth: false
+    // While keys exist, anyone who may list them (Contributor on this
+    // resource, which the app's identity has for the data plane) can read
+    // one; they stay on by default so a developer can point a local handler
+    // here with ACS_CONNECTION_STRING. Turn them off when only the managed
+    // identity calls ACS.
+    disableLocalAuth: disableLocalAuth
   }
 }
 

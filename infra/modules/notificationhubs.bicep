@@ -24,7 +24,10 @@ resource hub 'Microsoft.NotificationHubs/namespaces/notificationHubs@2023-09-01'
   properties: {}
 }
 
-// Send-only rule for the app: direct send needs no more.
+// Send-only rule for the app: direct send needs no more. Its connection
+// string is read with listKeys() where the app setting is built
+// (functionapp.bicep), never output: outputs are kept in plain text in the
+// deployment history.
 resource sendRule 'Microsoft.NotificationHubs/namespaces/notificationHubs/authorizationRules@2023-09-01' = {
   parent: hub
   name: 'SwitchboardSend'
@@ -33,6 +36,6 @@ resource sendRule 'Microsoft.NotificationHubs/namespaces/notificationHubs/author
   }
 }
 
+output namespaceName string = namespace.name
 output hubName string = hub.name
-#disable-next-line outputs-should-not-contain-secrets
-output connectionString string = sendRule.listKeys().primaryConnectionString
+output sendRuleName string = sendRule.name

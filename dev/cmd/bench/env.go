@@ -24,6 +24,7 @@ import (
 	"switchboard/dev/azurite"
 	"switchboard/dev/oidc"
 	"switchboard/dev/pushemu"
+	"switchboard/dev/stack"
 )
 
 // ACS and push providers answer after these fixed latencies.
@@ -78,6 +79,8 @@ func startEnv(ctx context.Context) (*env, error) {
 		"WEBPUSH_VAPID_PUBLIC_KEY=" + vpub,
 		"WEBPUSH_VAPID_PRIVATE_KEY=" + vpriv,
 		"WEBPUSH_SUBJECT=mailto:bench@example.com",
+		"PUSH_ALLOW_LOOPBACK_TARGETS=true",
+		"WEBPUSH_ALLOWED_HOSTS=" + stack.WebPushAllowedHosts,
 		"MAX_DEVICES_PER_USER=100",
 		"SSL_CERT_FILE=" + e.push.CAFile(),
 		"LOG_LEVEL=warn",

@@ -1,6 +1,9 @@
 // Command package stages the function app into dist/app and zips it into
 // dist/switchboard.zip: host.json, the function folders and the linux/amd64
 // handler binary, the layout the Functions host (and `azd deploy`) expects.
+// The zip carries the handler's execute bit on every OS, Windows included:
+// deploy it with `az functionapp deployment source config-zip` where azd
+// cannot keep the bit (docs/deploy.md).
 package main
 
 import (
@@ -24,16 +27,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	dist := filepath.Join(repo, "dist")
-	app := filepath.Join(dist, "app")
-	if err := os.RemoveAll(app); err != nil {
-		return err
-	}
-	if _, err := appdir.Stage(context.Background(), repo, app, appdir.Options{GOOS: "linux", GOARCH: "amd64"}); err != nil {
-		return err
-	}
-	zipPath := filepath.Join(dist, "switchboard.zip")
-	if err := appdir.Zip(app, zipPath); err != nil {
+	if _, err := appdir.Package(context.Background(), repo, filepath.Join(repo, "dist")); err != nil {
 		return err
 	}
 	fmt.Println("staged dist/app (host.json, function folders, linux/amd64 handler)\npackaged dist/switchboard.zip")

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,10 +35,17 @@ const (
 // Scope is the Entra ID scope of the ACS data plane; the double slash is ACS's own.
 const Scope = "https://communication.azure.com//.default"
 
-// Default retry and timeout settings; callers also bound each call with a context deadline.
+// Default retry and timeout settings; callers also bound each call with a
+// context deadline. A throttled or failing answer is retried only while the
+// wait it asks for (Retry-After, or our back-off) is at most
+// DefaultMaxRetryWait and the call has not run longer than
+// DefaultRetryBudget: past that the caller gets ACS's answer at once and
+// passes ACS's Retry-After on, instead of holding its own client while we wait.
 const (
-	DefaultMaxRetries = 3
-	DefaultTryTimeout = 10 * time.Second
+	DefaultMaxRetries   = 3
+	DefaultTryTimeout   = 10 * time.Second
+	DefaultMaxRetryWait = 2 * time.Second
+	DefaultRetryBudget  = 5 * time.Second
 )
 
 const (
@@ -46,10 +54,15 @@ const (
 )
 
 // ClientOptions configures a Client; nil means defaults. Zero retry fields
-// get DefaultMaxRetries and DefaultTryTimeout; the retried statuses are
-// azcore's (408, 429, 500, 502, 503, 504).
+// get DefaultMaxRetries, DefaultTryTimeout and (Retry.MaxRetryDelay)
+// DefaultMaxRetryWait; the retried statuses are azcore's (408, 429, 500,
+// 502, 503, 504) unless Retry.StatusCodes says otherwise. Retry.ShouldRetry
+// is replaced by the retry budget.
 type ClientOptions struct {
 	azcore.ClientOptions
+	// RetryBudget is how long one call may spend retrying; 0 means
+	// DefaultRetryBudget. No retry starts whose wait would end after it.
+	RetryBudget time.Duration
 }
 
 // Client calls one ACS resource. It is safe for concurrent use.
@@ -99,8 +112,12 @@ func newClient(endpoint string, auth policy.Policy, opts *ClientOptions) (*Clien
 		return nil, err
 	}
 	var co azcore.ClientOptions
+	budget := DefaultRetryBudget
 	if opts != nil {
 		co = opts.ClientOptions
+		if opts.RetryBudget > 0 {
+			budget = opts.RetryBudget
+		}
 	}
 	if co.Retry.MaxRetries == 0 {
 		co.Retry.MaxRetries = DefaultMaxRetries
@@ -108,14 +125,67 @@ func newClient(endpoint string, auth policy.Policy, opts *ClientOptions) (*Clien
 	if co.Retry.TryTimeout == 0 {
 		co.Retry.TryTimeout = DefaultTryTimeout
 	}
+	if co.Retry.MaxRetryDelay == 0 {
+		// azcore does not retry an answer whose Retry-After exceeds this.
+		co.Retry.MaxRetryDelay = DefaultMaxRetryWait
+	}
+	if co.Retry.StatusCodes == nil {
+		co.Retry.StatusCodes = retriedStatuses
+	}
 	c, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedQueryParameters: []string{"api-version"},
+		PerCall:                []policy.Policy{retryBudget{retry: co.Retry, budget: budget}},
 		PerRetry:               []policy.Policy{auth},
 	}, &co)
 	if err != nil {
 		return nil, fmt.Errorf("acs: build pipeline: %w", err)
 	}
 	return &Client{endpoint: ep, pl: c.Pipeline()}, nil
+}
+
+// retriedStatuses are azcore's defaults, spelled out because a ShouldRetry
+// of our own replaces azcore's status check.
+var retriedStatuses = []int{
+	http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+	http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+}
+
+// retryBudget runs each call with its own ShouldRetry, which refuses a retry
+// once the call has run for budget or when the wait ACS asks for would end
+// after it. It sits before azcore's retry policy, which reads the options
+// from the context.
+type retryBudget struct {
+	retry  policy.RetryOptions
+	budget time.Duration
+	now    func() time.Time // nil means time.Now
+}
+
+func (b retryBudget) Do(req *policy.Request) (*http.Response, error) {
+	o := b.retry
+	o.ShouldRetry = b.shouldRetry(b.clock()())
+	return req.WithContext(policy.WithRetryOptions(req.Raw().Context(), o)).Next()
+}
+
+func (b retryBudget) clock() func() time.Time {
+	if b.now != nil {
+		return b.now
+	}
+	return time.Now
+}
+
+// shouldRetry decides for a call that started at start.
+func (b retryBudget) shouldRetry(start time.Time) func(*http.Response, error) bool {
+	now := b.clock()
+	return func(resp *http.Response, err error) bool {
+		spent := now().Sub(start)
+		if spent >= b.budget {
+			return false
+		}
+		if err != nil {
+			return true
+		}
+		return slices.Contains(b.retry.StatusCodes, resp.StatusCode) && spent+retryAfter(resp.Header) <= b.budget
+	}
 }
 
 // Endpoint is the resource endpoint the client calls, without a trailing slash.

@@ -41,7 +41,20 @@ func RetryAfter(err error) time.Duration {
 	if !errors.As(err, &re) || re.RawResponse == nil {
 		return 0
 	}
-	h := re.RawResponse.Header
+	return retryAfter(re.RawResponse.Header)
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds for our own Retry-After
+// header: rounded up, so a client never comes back before ACS asked, and at
+// least 1.
+func RetryAfterSeconds(err error) int { return WholeSeconds(RetryAfter(err)) }
+
+// WholeSeconds rounds d up to whole seconds, at least 1.
+func WholeSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+func retryAfter(h http.Header) time.Duration {
 	for _, name := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
 		if ms, err := strconv.Atoi(h.Get(name)); err == nil && ms > 0 {
 			return time.Duration(ms) * time.Millisecond

@@ -355,3 +355,11 @@ func (a *Authenticator) UserHandler(timeout time.Duration, f func(w http.Respons
 		return f(w, r.WithContext(ctx), userID)
 	}))
 }
+
+// IsService reports whether r carries a valid service caller's credentials.
+// Any failure (no token, a bad one, an unreachable provider) is just false:
+// for routes that answer everyone and tell service callers more.
+func (a *Authenticator) IsService(r *http.Request) bool {
+	p, err := a.Authenticate(r)
+	return err == nil && p.Service
+}

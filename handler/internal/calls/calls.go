@@ -90,6 +90,7 @@ type Inviter interface {
 // Service manages calls.
 type Service struct {
 	calls, index *store.Table
+	userCalls    *store.Table
 	users        Users
 	spaces       Spaces
 	inviter      Inviter
@@ -101,7 +102,7 @@ type Service struct {
 
 // NewService wires the service; pub may be nil (publishing off).
 func NewService(st *store.Store, users Users, spaces Spaces, inviter Inviter, pub *publish.Publisher, client ACS, opts Options) *Service {
-	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), users: users, spaces: spaces, inviter: inviter,
+	return &Service{calls: st.Table(CallsTable), index: st.Table(IndexTable), userCalls: st.Table(UserCallsTable), users: users, spaces: spaces, inviter: inviter,
 		pub: pub, acs: client, opts: opts, now: time.Now}
 }
 
@@ -214,7 +215,7 @@ func (s *Service) Create(ctx context.Context, creator string, service bool, req 
 			return Call{}, fieldProblem("invitees", "a dial call needs someone to dial")
 		}
 	}
-	if len(req.Subject) > 200 {
+	if httpapi.TooLong(req.Subject, 200) {
 		return Call{}, fieldProblem("subject", "at most 200 characters")
 	}
 	validUntil := s.now().Add(24 * time.Hour).UTC()
@@ -259,6 +260,13 @@ func (s *Service) Create(ctx context.Context, creator string, service bool, req 
 	case KindDial:
 		secret = newSecret()
 		c.SecretHash = hashSecret(secret)
+	}
+	var named []string
+	for _, inv := range invitees {
+		named = append(named, inv.UserID)
+	}
+	if err := s.indexUsers(ctx, id, creator, named); err != nil {
+		return Call{}, err
 	}
 	ops := []store.Op{store.InsertOp(callRow, c)}
 	for _, inv := range invitees {
@@ -495,6 +503,9 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, id str
 		if _, ok := invs[u.UserID]; ok {
 			continue
 		}
+		if err := s.indexUsers(ctx, id, "", []string{u.UserID}); err != nil {
+			return Call{}, err
+		}
 		if err := s.addToCall(ctx, c, u); err != nil {
 			return Call{}, err
 		}
@@ -588,9 +599,13 @@ func acsError(err error) error {
 	case acs.IsAuthFailure(err):
 		return httpapi.NewProblem(http.StatusBadGateway, "acs-credential-rejected",
 			"Azure Communication Services rejected Switchboard's credential; check ACS_CONNECTION_STRING (or the managed identity's role on the ACS resource)").WithCause(err)
-	case acs.IsThrottled(err), acs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
-		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "Azure Communication Services is unavailable or throttling; retry shortly").WithCause(err)
-		p.RetryAfter = max(1, int(acs.RetryAfter(err).Seconds()+0.5))
+	case acs.IsThrottled(err):
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, "acs-throttled", "Azure Communication Services is throttling requests; retry after the delay in Retry-After").WithCause(err)
+		p.RetryAfter = acs.RetryAfterSeconds(err)
+		return p
+	case acs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "Azure Communication Services is unavailable; retry shortly").WithCause(err)
+		p.RetryAfter = acs.RetryAfterSeconds(err)
 		return p
 	}
 	var re *azcore.ResponseError

@@ -14,11 +14,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"switchboard/handler/internal/egress"
 )
 
 // DefaultCallbackOIDCConfig is where ACS publishes the OpenID configuration
 // for the JWTs it signs Call Automation callbacks with.
 const DefaultCallbackOIDCConfig = "https://acscallautomation.communication.azure.com/calling/.well-known/acsopenidconfiguration"
+
+// DefaultWebPushAllowedHosts are the push services of the browsers that
+// implement Web Push: Chrome and other Chromium browsers (FCM), Firefox
+// (Mozilla autopush), Edge (WNS) and Safari (Apple, any push.apple.com host).
+const DefaultWebPushAllowedHosts = "fcm.googleapis.com,updates.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com"
 
 // Config is every setting the handler reads.
 type Config struct {
@@ -47,6 +54,9 @@ type Config struct {
 	WebPushVAPIDPublicKey  string // WEBPUSH_VAPID_PUBLIC_KEY
 	WebPushVAPIDPrivateKey string // WEBPUSH_VAPID_PRIVATE_KEY
 	WebPushSubject         string // WEBPUSH_SUBJECT
+
+	WebPushAllowedHosts      egress.HostList // WEBPUSH_ALLOWED_HOSTS
+	PushAllowLoopbackTargets bool            // PUSH_ALLOW_LOOPBACK_TARGETS
 
 	DeviceTTL   time.Duration // DEVICE_TTL_DAYS
 	MaxDevices  int           // MAX_DEVICES_PER_USER
@@ -90,6 +100,7 @@ var Settings = []string{
 	"TOKEN_SCOPES", "TOKEN_DEFAULT_SCOPES",
 	"NOTIFICATION_HUB_CONNECTION_STRING", "NOTIFICATION_HUB_NAME", "APNS_VOIP_TOPIC",
 	"WEBPUSH_VAPID_PUBLIC_KEY", "WEBPUSH_VAPID_PRIVATE_KEY", "WEBPUSH_SUBJECT",
+	"WEBPUSH_ALLOWED_HOSTS", "PUSH_ALLOW_LOOPBACK_TARGETS",
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
@@ -167,6 +178,13 @@ func Load(getenv func(string) string) (*Config, error) {
 			r.fail("WEBPUSH_SUBJECT", "must be a mailto: or https: URL (RFC 8292)")
 		}
 	}
+
+	hosts, err := egress.ParseHostList(r.strDefault("WEBPUSH_ALLOWED_HOSTS", DefaultWebPushAllowedHosts))
+	if err != nil {
+		r.fail("WEBPUSH_ALLOWED_HOSTS", "must be comma-separated host names or *.<domain>: "+err.Error())
+	}
+	c.WebPushAllowedHosts = hosts
+	c.PushAllowLoopbackTargets = r.boolean("PUSH_ALLOW_LOOPBACK_TARGETS")
 
 	c.DeviceTTL = time.Duration(r.intRange("DEVICE_TTL_DAYS", 60, 1, 3650)) * 24 * time.Hour
 	c.MaxDevices = r.intRange("MAX_DEVICES_PER_USER", 20, 1, 100)

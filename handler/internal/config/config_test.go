@@ -35,6 +35,27 @@ func TestLoadDefaults(t *testing.T) {
 	if c.ACSCallbackOIDCConfig != DefaultCallbackOIDCConfig || c.DeviceTTL != 60*24*time.Hour || c.MaxDevices != 20 {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.PushAllowLoopbackTargets || c.WebPushAllowedHosts.String() != DefaultWebPushAllowedHosts {
+		t.Errorf("egress defaults: loopback %v, hosts %q", c.PushAllowLoopbackTargets, c.WebPushAllowedHosts)
+	}
+	for _, h := range []string{"fcm.googleapis.com", "updates.push.services.mozilla.com", "wns2-db5p.notify.windows.com", "web.push.apple.com"} {
+		if !c.WebPushAllowedHosts.Allows(h) {
+			t.Errorf("the default WEBPUSH_ALLOWED_HOSTS refuses %s", h)
+		}
+	}
+}
+
+func TestLoadEgressSettings(t *testing.T) {
+	env := base()
+	env["WEBPUSH_ALLOWED_HOSTS"] = "push.example.com, *.push.example.net,127.0.0.1"
+	env["PUSH_ALLOW_LOOPBACK_TARGETS"] = "true"
+	c, err := load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.PushAllowLoopbackTargets || !c.WebPushAllowedHosts.Allows("a.push.example.net") || !c.WebPushAllowedHosts.Allows("127.0.0.1") || c.WebPushAllowedHosts.Allows("fcm.googleapis.com") {
+		t.Errorf("loopback %v, hosts %q", c.PushAllowLoopbackTargets, c.WebPushAllowedHosts)
+	}
 }
 
 func TestLoadRejects(t *testing.T) {
@@ -65,6 +86,9 @@ func TestLoadRejects(t *testing.T) {
 		{"ttl zero", map[string]string{"DEVICE_TTL_DAYS": "0"}, "DEVICE_TTL_DAYS"},
 		{"topic key without endpoint", map[string]string{"EVENTGRID_TOPIC_KEY": "k"}, "EVENTGRID_TOPIC_ENDPOINT"},
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"push host url", map[string]string{"WEBPUSH_ALLOWED_HOSTS": "https://fcm.googleapis.com/"}, "WEBPUSH_ALLOWED_HOSTS"},
+		{"push host wildcard only", map[string]string{"WEBPUSH_ALLOWED_HOSTS": "fcm.googleapis.com,*"}, "WEBPUSH_ALLOWED_HOSTS"},
+		{"loopback not bool", map[string]string{"PUSH_ALLOW_LOOPBACK_TARGETS": "dev"}, "PUSH_ALLOW_LOOPBACK_TARGETS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

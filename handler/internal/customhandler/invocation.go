@@ -104,6 +104,14 @@ func (l *logLines) all() []string {
 	return append([]string{}, l.lines...)
 }
 
+// MaxInvocationBytes bounds an invocation envelope. Event Grid events reach
+// 1 MB, and the host puts one in an envelope twice: in Data as a JSON string
+// holding a JSON string of the indented event (each " or \ of the event
+// grows to 4 bytes, each indenting newline to 3), and its data property again
+// in Metadata. An event of only quotes is thus 4 MiB + 1 MiB; indentation
+// comes on top, so 8 MiB. Only the local host can call these routes.
+const MaxInvocationBytes = 8 << 20
+
 // Functions dispatches envelopes at POST /{function} to registered Funcs.
 type Functions struct {
 	funcs map[string]Func
@@ -124,7 +132,7 @@ func (fs *Functions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var inv Invocation
-	body, err := httpapi.ReadBody(r)
+	body, err := httpapi.ReadBodyLimit(r, MaxInvocationBytes)
 	if err == nil {
 		err = httpapi.UnmarshalStrict(body, &inv)
 	}

@@ -96,6 +96,9 @@ func (s *Service) Register(ctx context.Context, userID, deviceID string, d push.
 	if ok, setting := s.senders.Configured(d.Provider); !ok {
 		return Registration{}, false, httpapi.NotConfigured(d.Provider+" push", setting)
 	}
+	if err := s.senders.CheckTarget(ctx, d); err != nil {
+		return Registration{}, false, err
+	}
 	acsID, err := s.acsID(ctx, userID)
 	if err != nil {
 		return Registration{}, false, err

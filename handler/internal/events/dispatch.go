@@ -65,10 +65,16 @@ func (d *Dispatcher) Function(binding string) customhandler.Func {
 	}
 }
 
+// MaxBatchBytes bounds a delivery to POST /api/events: Event Grid sends
+// batches (and single events) of up to 1 MB.
+const MaxBatchBytes = 1 << 20
+
 // Webhook serves POST /api/events for deployments that let Event Grid call
 // the handler directly instead of through the Functions host: it requires
-// key (as ?code= or x-functions-key), answers the subscription validation
-// handshake, and dispatches the events.
+// key (as ?code= or x-functions-key) and a JSON content type (Event Grid
+// sends application/json, or application/cloudevents+json and
+// application/cloudevents-batch+json for CloudEvents), answers the
+// subscription validation handshake, and dispatches the events.
 func (d *Dispatcher) Webhook(key string) http.Handler {
 	return httpapi.ErrorHandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if key == "" {
@@ -78,7 +84,10 @@ func (d *Dispatcher) Webhook(key string) http.Handler {
 			return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated,
 				"this webhook needs its key as ?code= or in the x-functions-key header")
 		}
-		body, err := httpapi.ReadBody(r)
+		if err := httpapi.RequireJSONContentType(r); err != nil {
+			return err
+		}
+		body, err := httpapi.ReadBodyLimit(r, MaxBatchBytes)
 		if err != nil {
 			return err
 		}

@@ -1,5 +1,6 @@
-// Package health answers GET /api/health: the process is alive, and the
-// state of each dependency this deployment is configured with.
+// Package health answers GET /api/health: the process is alive, and (for
+// callers it trusts) the state of each dependency this deployment is
+// configured with.
 package health
 
 import (
@@ -23,18 +24,29 @@ type Check func(ctx context.Context) error
 type Handler struct {
 	checks  map[string]Check
 	version string
+	details func(*http.Request) bool
 }
 
-// NewHandler returns a health handler; version is reported as is.
+// NewHandler returns a health handler; version is reported as is. It shows
+// dependency details to nobody until DetailsFor says who may see them.
 func NewHandler(version string, checks map[string]Check) *Handler {
 	return &Handler{checks: checks, version: version}
+}
+
+// DetailsFor lets the callers allowed report true for see each dependency's
+// state; a failing check's detail can name endpoints and hosts, so everyone
+// else gets only the status and the version. It returns h.
+func (h *Handler) DetailsFor(allowed func(*http.Request) bool) *Handler {
+	h.details = allowed
+	return h
 }
 
 // Response is the body of GET /api/health.
 type Response struct {
 	Status       string                `json:"status"` // "ok" or "degraded"
 	Version      string                `json:"version"`
-	Dependencies map[string]Dependency `json:"dependencies"`
+	Dependencies map[string]Dependency `json:"dependencies,omitempty"` // for callers DetailsFor allows
+
 }
 
 // Dependency is one dependency's state.
@@ -45,9 +57,14 @@ type Dependency struct {
 }
 
 // ServeHTTP always answers 200 while the process is alive (liveness); the
-// body says which dependencies are failing.
+// status says whether a dependency is failing, and the body says which only
+// to callers DetailsFor allows.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	httpapi.WriteJSON(w, http.StatusOK, h.Run(r.Context()))
+	resp := h.Run(r.Context())
+	if h.details == nil || !h.details(r) {
+		resp.Dependencies = nil
+	}
+	httpapi.WriteJSON(w, http.StatusOK, resp)
 }
 
 // Run runs every check, each bounded by CheckTimeout.

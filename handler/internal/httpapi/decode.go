@@ -8,34 +8,40 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
-// MaxBodyBytes bounds every request body the handler reads.
+// MaxBodyBytes bounds every request body the handler reads, unless a route
+// that receives larger payloads (Event Grid events) reads with ReadBodyLimit.
 const MaxBodyBytes = 64 << 10
 
 // ReadBody reads the whole request body, at most MaxBodyBytes. A larger body
 // is a 413 problem.
-func ReadBody(r *http.Request) ([]byte, error) {
+func ReadBody(r *http.Request) ([]byte, error) { return ReadBodyLimit(r, MaxBodyBytes) }
+
+// ReadBodyLimit reads the whole request body, at most limit bytes. A larger
+// body is a 413 problem.
+func ReadBodyLimit(r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	if r.ContentLength > MaxBodyBytes {
-		return nil, tooLarge()
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, NewProblem(http.StatusBadRequest, CodeInvalidRequest, "the request body could not be read").WithCause(err)
 	}
-	if len(b) > MaxBodyBytes {
-		return nil, tooLarge()
+	if int64(len(b)) > limit {
+		return nil, tooLarge(limit)
 	}
 	return b, nil
 }
 
-func tooLarge() *Problem {
+func tooLarge(limit int64) *Problem {
 	return Problemf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
-		"the request body is larger than %d bytes", MaxBodyBytes)
+		"the request body is larger than %d bytes", limit)
 }
 
 // DecodeJSON reads a JSON request body into dst, refusing unknown fields,
@@ -52,14 +58,16 @@ func DecodeJSON(r *http.Request, dst any, optional bool) error {
 		}
 		return NewProblem(http.StatusBadRequest, CodeInvalidJSON, "a JSON request body is required")
 	}
-	if err := requireJSONContentType(r); err != nil {
+	if err := RequireJSONContentType(r); err != nil {
 		return err
 	}
 	return UnmarshalStrict(body, dst)
 }
 
-// UnmarshalStrict decodes one JSON value into dst, refusing unknown fields
-// and trailing data, with problems that name what is wrong.
+// UnmarshalStrict decodes one JSON value into dst, refusing unknown fields,
+// keys that match a field only case-insensitively, keys given twice at any
+// depth, and trailing data, with problems that name what is wrong. Values
+// held as json.RawMessage (foreign payloads) are left to their own decoding.
 func UnmarshalStrict(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -72,10 +80,20 @@ func UnmarshalStrict(body []byte, dst any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return NewProblem(http.StatusBadRequest, CodeInvalidJSON, "the request body has data after its JSON value")
 	}
+	if err := checkNames(body, reflect.TypeOf(dst)); err != nil {
+		var p *Problem
+		if errors.As(err, &p) {
+			return p
+		}
+		return jsonProblem(err)
+	}
 	return nil
 }
 
-func requireJSONContentType(r *http.Request) error {
+// RequireJSONContentType is a 415 problem unless the request's Content-Type is
+// application/json or another JSON type (application/<x>+json, as
+// application/cloudevents-batch+json), parameters such as charset allowed.
+func RequireJSONContentType(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {

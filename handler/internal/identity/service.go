@@ -122,6 +122,9 @@ type profile struct {
 	ReservedAt  time.Time `json:"reservedAt"`
 	Reservation string    `json:"reservation,omitempty"`
 	CreatedAt   time.Time `json:"createdAt,omitzero"`
+	// ThrottledUntil is set on a reservation whose creation ACS throttled:
+	// the end of the wait ACS asked for.
+	ThrottledUntil time.Time `json:"throttledUntil,omitzero"`
 }
 
 // reverse is the users-table row keyed by ACS id.
@@ -172,10 +175,7 @@ func acsError(err error) error {
 		return httpapi.NewProblem(http.StatusBadGateway, "acs-credential-rejected",
 			"Azure Communication Services rejected Switchboard's credential; check ACS_CONNECTION_STRING (or the managed identity's role on the ACS resource)").WithCause(err)
 	case acs.IsThrottled(err):
-		p := httpapi.NewProblem(http.StatusServiceUnavailable, "acs-throttled",
-			"Azure Communication Services is throttling requests; retry after the delay in Retry-After").WithCause(err)
-		p.RetryAfter = max(1, int(acs.RetryAfter(err).Seconds()+0.5))
-		return p
+		return throttled(acs.RetryAfter(err)).WithCause(err)
 	case acs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
 		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable,
 			"Azure Communication Services is unavailable; retry shortly").WithCause(err)
@@ -184,6 +184,15 @@ func acsError(err error) error {
 	}
 	return httpapi.NewProblem(http.StatusBadGateway, httpapi.CodeUpstreamFailed,
 		"Azure Communication Services refused the request").WithCause(err)
+}
+
+// throttled answers a request ACS throttled with ACS's own wait, rounded up
+// to whole seconds.
+func throttled(wait time.Duration) *httpapi.Problem {
+	p := httpapi.NewProblem(http.StatusServiceUnavailable, "acs-throttled",
+		"Azure Communication Services is throttling requests; retry after the delay in Retry-After")
+	p.RetryAfter = acs.WholeSeconds(wait)
+	return p
 }
 
 // storeError turns a Table Storage failure into a problem (see store.ProblemFor).

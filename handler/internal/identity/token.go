@@ -90,8 +90,13 @@ func (s *Service) IssueToken(ctx context.Context, userID, displayName string, g 
 			s.refreshDisplayName(ctx, userID, p, etag, displayName)
 			return TokenResponse{ACSUserID: p.ACSUserID, Token: tok.Token, ExpiresOn: tok.ExpiresOn}, nil
 
-		case err == nil && p.State == stateReserved && s.opts.Now().Sub(p.ReservedAt) > staleAfter:
-			// The creator died or gave up without releasing: take over.
+		case err == nil && p.State == stateReserved && s.opts.Now().Before(p.ThrottledUntil):
+			// ACS throttled this user's creation: answer with what is left of
+			// ACS's wait rather than waiting or asking ACS again.
+			return TokenResponse{}, throttled(p.ThrottledUntil.Sub(s.opts.Now()))
+
+		case err == nil && p.State == stateReserved && (!p.ThrottledUntil.IsZero() || s.opts.Now().Sub(p.ReservedAt) > staleAfter):
+			// The creator died or gave up without releasing, or ACS's wait is over: take over.
 			etag, err = s.users.Replace(ctx, userID, profileRow, s.reservation(), etag)
 			if errors.Is(err, store.ErrPreconditionFailed) {
 				continue
@@ -157,7 +162,11 @@ func (s *Service) create(ctx context.Context, userID, displayName string, reserv
 
 	res, err := s.acs.CreateIdentity(ctx, &acs.CreateIdentityOptions{Scopes: g.Scopes, ExpiresInMinutes: g.Minutes})
 	if err != nil {
-		s.release(ctx, userID, reservedETag)
+		if wait := acs.RetryAfter(err); acs.IsThrottled(err) && wait > 0 {
+			s.holdThrottled(ctx, userID, reservedETag, wait)
+		} else {
+			s.release(ctx, userID, reservedETag)
+		}
 		return TokenResponse{}, acsError(err)
 	}
 	if res.Token == nil {
@@ -187,6 +196,18 @@ func (s *Service) release(ctx context.Context, userID string, reservedETag azcor
 	if err := s.users.Delete(ctx, userID, profileRow, reservedETag); err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrPreconditionFailed) {
 		// The reservation goes stale and is taken over later.
 		httpapi.Logger(ctx).Warn("could not release identity reservation", "err", err)
+	}
+}
+
+// holdThrottled keeps our reservation, marked with the end of ACS's wait, so
+// that requests waiting for this user (and those arriving meanwhile) answer
+// acs-throttled with the rest of that wait instead of calling ACS again; the
+// first request after it takes the reservation over.
+func (s *Service) holdThrottled(ctx context.Context, userID string, reservedETag azcore.ETag, wait time.Duration) {
+	r := s.reservation()
+	r.ThrottledUntil = r.ReservedAt.Add(wait)
+	if _, err := s.users.Replace(ctx, userID, profileRow, r, reservedETag); err != nil {
+		s.release(ctx, userID, reservedETag)
 	}
 }
 

@@ -10,23 +10,30 @@ import (
 	"net/http"
 	"time"
 
+	"switchboard/handler/internal/egress"
 	"switchboard/handler/webhooksig"
 )
 
-// WebhookSender POSTs signed JSON to a registered URL.
+// WebhookSender POSTs signed JSON to a registered URL, through the egress
+// guard: the URL was an end user's to choose.
 type WebhookSender struct {
+	guard  *egress.Guard
 	client *http.Client
 }
 
-// NewWebhookSender uses client (nil: a 10 s timeout client that does not follow redirects).
-func NewWebhookSender(client *http.Client) *WebhookSender {
-	if client == nil {
-		client = &http.Client{
-			Timeout:       10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+// NewWebhookSender sends through guard's client with a 10 s timeout (nil
+// guard: the strict rule with the system resolver).
+func NewWebhookSender(guard *egress.Guard) *WebhookSender {
+	if guard == nil {
+		guard = egress.New(nil)
 	}
-	return &WebhookSender{client: client}
+	return &WebhookSender{guard: guard, client: guard.Client(10 * time.Second)}
+}
+
+// CheckURL applies the egress rule to a webhook URL being registered.
+func (s *WebhookSender) CheckURL(ctx context.Context, raw string) error {
+	_, err := s.guard.Check(ctx, raw)
+	return err
 }
 
 // NewWebhookSecret makes a per-registration signing key.
@@ -55,7 +62,8 @@ func (s *WebhookSender) Send(ctx context.Context, d Device, n Notification) erro
 	req.Header.Set(webhooksig.SignatureHeader, webhooksig.Sign(d.Secret, time.Now(), body))
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return &SendError{Provider: Webhook, Transient: true, Err: fmt.Errorf("webhook post: %w", err)}
+		// A refused target stays refused; retrying would only ask again.
+		return &SendError{Provider: Webhook, Transient: !errors.Is(err, egress.ErrRefused), Err: fmt.Errorf("webhook post: %w", err)}
 	}
 	defer resp.Body.Close()
 	return classify(Webhook, resp, http.StatusGone)

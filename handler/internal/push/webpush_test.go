@@ -19,15 +19,16 @@ import (
 	webpush "github.com/SherClockHolmes/webpush-go"
 
 	"switchboard/dev/appdir"
+	"switchboard/handler/internal/egress"
 )
 
-func webPushSender(t *testing.T, client *http.Client) *WebPushSender {
+func webPushSender(t *testing.T, guard *egress.Guard) *WebPushSender {
 	t.Helper()
 	priv, pub, err := webpush.GenerateVAPIDKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewWebPushSender(WebPushConfig{PublicKey: pub, PrivateKey: priv, Subject: "mailto:ops@example.com", HTTPClient: client})
+	s, err := NewWebPushSender(WebPushConfig{PublicKey: pub, PrivateKey: priv, Subject: "mailto:ops@example.com", AllowedHosts: loopbackHosts, Guard: guard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestNewWebPushSenderChecksKeys(t *testing.T) {
 
 func TestWebPushDeadline(t *testing.T) {
 	e := emulators(t)
-	s := webPushSender(t, trusting(e))
+	s := webPushSender(t, devGuard(e))
 	_, sub, err := e.NewSubscription()
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +84,7 @@ func TestWebPushStatuses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.status) }))
-		s := webPushSender(t, srv.Client())
+		s := webPushSender(t, egress.New(&egress.Options{AllowLoopback: true}))
 		err := s.Send(context.Background(), Device{Provider: WebPush, Subscription: newTestSubscription(t, srv.URL, nil, nil)}, incoming())
 		srv.Close()
 		if (tc.status == 201) != (err == nil) || IsGone(err) != tc.gone || IsTransient(err) != tc.transient {
@@ -126,7 +127,7 @@ func TestWebPushDecryptedByHTTPECE(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 	}))
 	defer srv.Close()
-	s := webPushSender(t, srv.Client())
+	s := webPushSender(t, egress.New(&egress.Options{AllowLoopback: true}))
 	n := incoming()
 	if err := s.Send(context.Background(), Device{Provider: WebPush, Subscription: newTestSubscription(t, srv.URL+"/sub", priv, auth)}, n); err != nil {
 		t.Fatal(err)

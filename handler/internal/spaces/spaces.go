@@ -134,7 +134,7 @@ type Call struct {
 // Create makes a space owned by owner.
 func (s *Service) Create(ctx context.Context, owner, name string) (Space, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len([]rune(name)) > 200 {
+	if name == "" || httpapi.TooLong(name, 200) {
 		return Space{}, httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest, "name: must be 1 to 200 characters")
 	}
 	id := uuid.NewString()
