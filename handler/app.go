@@ -23,6 +23,7 @@ import (
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/publish"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/spaces"
 	"switchboard/handler/internal/store"
 )
@@ -117,11 +118,17 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("setting EVENTGRID_TOPIC_ENDPOINT: %w", err)
 		}
 	}
-	callOpts := calls.Options{PublicBaseURL: cfg.PublicBaseURL, PSTNCallerID: cfg.ACSPSTNCallerID}
+	callOpts := calls.Options{PublicBaseURL: cfg.PublicBaseURL, PSTNCallerID: cfg.ACSPSTNCallerID,
+		PSTN: calls.PSTNPolicy{Role: cfg.AuthPSTNRole, Allowed: cfg.PSTNAllowedPrefixes, Blocked: cfg.PSTNBlockedPrefixes}}
 	if cfg.ACSResourceID != "" {
 		callOpts.Callbacks = calls.NewCallbackAuth(cfg.ACSCallbackOIDCConfig, cfg.ACSResourceID)
 	}
 	cls := calls.NewService(st, ids, spc, fan, pub, acsClient, callOpts)
+
+	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg.QuotaUser), Service: quotaLimits(cfg.QuotaService)})
+	if err != nil {
+		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
+	}
 
 	dispatch := events.NewDispatcher()
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
@@ -131,7 +138,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	rt.HandleFunc("GET /{$}", customhandler.Readiness)
 	fns := customhandler.NewFunctions()
 	fns.Register("callevents", dispatch.Function("event"))
-	fns.Register("housekeeping", housekeeping(devs, fan))
+	fns.Register("housekeeping", housekeeping(devs, fan, limits))
 	rt.Handle("POST /{function}", fns)
 	rt.Handle("POST /api/events", dispatch.Webhook(cfg.EventsWebhookKey))
 	rt.HandleFunc("OPTIONS /api/events", events.WebhookOptions)
@@ -139,10 +146,10 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		"storage": st.Ping,
 		"auth":    authn.Check,
 	}))
-	identity.Routes(rt, authn, ids)
-	devices.Routes(rt, authn, devs)
+	identity.Routes(rt, authn, ids, limits)
+	devices.Routes(rt, authn, devs, limits)
 	spaces.Routes(rt, authn, spc)
-	calls.Routes(rt, authn, cls)
+	calls.Routes(rt, authn, cls, limits)
 	calls.CallbackRoute(rt, cls)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil
@@ -174,9 +181,21 @@ func newSenders(cfg *config.Config) (*push.Senders, error) {
 	return s, nil
 }
 
+// quotaLimits maps the settings of one kind of caller onto the quotas.
+func quotaLimits(q config.Quotas) quota.Limits {
+	return quota.Limits{
+		quota.Tokens:              q.TokensPerMinute,
+		quota.Calls:               q.CallsPerHour,
+		quota.Invites:             q.InvitesPerHour,
+		quota.Dials:               q.DialsPerDay,
+		quota.DeviceRegistrations: q.DeviceRegistrationsPerDay,
+	}
+}
+
 // housekeeping is the timer function: it deletes expired device
-// registrations and delivery claims Event Grid can no longer redeliver.
-func housekeeping(devs *devices.Service, fan *fanout.Service) customhandler.Func {
+// registrations, delivery claims Event Grid can no longer redeliver, and
+// quota rows none of whose windows count any more.
+func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limiter) customhandler.Func {
 	return func(ctx context.Context, inv *customhandler.Invocation) (map[string]any, error) {
 		n, err := devs.DeleteExpired(ctx)
 		if err != nil {
@@ -188,6 +207,11 @@ func housekeeping(devs *devices.Service, fan *fanout.Service) customhandler.Func
 			return nil, err
 		}
 		inv.Logf("deleted %d old delivery claims", m)
+		q, err := limits.DeleteExpired(ctx)
+		if err != nil {
+			return nil, err
+		}
+		inv.Logf("deleted %d expired quota rows", q)
 		return nil, nil
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/store"
 )
@@ -101,6 +102,14 @@ type Subject struct {
 	// the service limits, so a back end serving a user neither eats nor is
 	// starved by what the user's own client spends.
 	Service bool
+}
+
+// SubjectOf is the subject of a request that acts for userID: the user's
+// own bucket, or for a service caller (auth.Principal.Service) the
+// service bucket for that user.
+func SubjectOf(ctx context.Context, userID string) Subject {
+	p, ok := auth.FromContext(ctx)
+	return Subject{User: userID, Service: ok && p.Service}
 }
 
 func (s Subject) key() string {
