@@ -149,7 +149,7 @@ func (r *report) Markdown() string {
 		"An instance keeps the row it last wrote as a hint, so a limited operation costs one conditional write there, and a refusal none. " +
 		"Without a hint (a new user, or the first request for a user on this instance) it costs a read and a write; " +
 		"when another instance spent since, the stale write is refused and it costs three (refused write, read, write). " +
-		"Requests for one user that arrive together on one instance share one write, which is why the known-user token rows at concurrency 64 barely move.\n")
+		"Requests for one user that arrive together on one instance are settled by one write, so a burst for one user does not queue a write per request.\n")
 	return b.String()
 }
 
