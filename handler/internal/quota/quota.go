@@ -134,7 +134,7 @@ const maxSubjects = 10000
 
 // writeTimeout bounds one batch's Table Storage work, which runs apart from
 // any one request (several requests wait on it).
-const writeTimeout = 10 * time.Second
+const writeTimeout = 20 * time.Second
 
 // Limiter checks and spends quotas.
 //
