@@ -305,9 +305,14 @@ func (l *Limiter) settle(key string, sub *subject, batch []*request) []error {
 			return all(unavailable(err))
 		}
 	}
-	p := httpapi.NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many requests at once for this user; retry shortly")
-	p.RetryAfter = 1
-	return all(p)
+	// Other instances kept winning: refuse, naming the request's quota.
+	out := make([]error, len(batch))
+	for i, r := range batch {
+		p := httpapi.NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many requests at once for this user; retry shortly")
+		p.Quota, p.RetryAfter = string(r.costs[0].Quota), 1
+		out[i] = p
+	}
+	return out
 }
 
 // decide admits the batch's requests in order while they fit, returning
