@@ -24,6 +24,7 @@ import (
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/publish"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/relay"
 	"switchboard/handler/internal/spaces"
 	"switchboard/handler/internal/store"
@@ -123,20 +124,27 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("setting EVENTGRID_TOPIC_ENDPOINT: %w", err)
 		}
 	}
-	callOpts := calls.Options{PublicBaseURL: cfg.PublicBaseURL, PSTNCallerID: cfg.ACSPSTNCallerID}
+	callOpts := calls.Options{PublicBaseURL: cfg.PublicBaseURL, PSTNCallerID: cfg.ACSPSTNCallerID,
+		PSTN: calls.PSTNPolicy{Role: cfg.AuthPSTNRole, Allowed: cfg.PSTNAllowedPrefixes, Blocked: cfg.PSTNBlockedPrefixes}}
 	if cfg.ACSResourceID != "" {
 		callOpts.Callbacks = calls.NewCallbackAuth(cfg.ACSCallbackOIDCConfig, cfg.ACSResourceID)
 	}
 	cls := calls.NewService(st, ids, spc, fan, pub, acsClient, callOpts)
 	ids.OnErase(cls.EraseUser)
 
-	// Limit is where the guards' quota (QUOTA_RELAY_PER_HOUR) plugs in.
+	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg.QuotaUser), Service: quotaLimits(cfg.QuotaService)})
+	if err != nil {
+		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
+	}
+	// Relay credentials spend the relay-credentials quota (QUOTA_RELAY_PER_HOUR).
 	rel, err := relay.NewService(relay.Config{
 		URLs:    cfg.TURNURLs,
 		Secret:  cfg.TURNSharedSecret,
 		UserKey: cfg.TURNUserKey,
 		MaxTTL:  time.Duration(cfg.TURNTTLMinutes) * time.Minute,
-	}, relay.Options{})
+	}, relay.Options{Limit: func(ctx context.Context, userID string, service bool) error {
+		return limits.Take(ctx, quota.Subject{User: userID, Service: service}, quota.Cost{Quota: quota.Relay, N: 1})
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("setting TURN_URLS: %w", err)
 	}
@@ -149,7 +157,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	rt.HandleFunc("GET /{$}", customhandler.Readiness)
 	fns := customhandler.NewFunctions()
 	fns.Register("callevents", dispatch.Function("event"))
-	fns.Register("housekeeping", housekeeping(devs, fan))
+	fns.Register("housekeeping", housekeeping(devs, fan, limits))
 	rt.Handle("POST /{function}", fns)
 	rt.Handle("POST /api/events", dispatch.Webhook(cfg.EventsWebhookKey))
 	rt.HandleFunc("OPTIONS /api/events", events.WebhookOptions)
@@ -157,10 +165,10 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		"storage": st.Ping,
 		"auth":    authn.Check,
 	}).DetailsFor(authn.IsService))
-	identity.Routes(rt, authn, ids)
-	devices.Routes(rt, authn, devs)
+	identity.Routes(rt, authn, ids, limits)
+	devices.Routes(rt, authn, devs, limits)
 	spaces.Routes(rt, authn, spc)
-	calls.Routes(rt, authn, cls)
+	calls.Routes(rt, authn, cls, limits)
 	calls.CallbackRoute(rt, cls)
 	relay.Routes(rt, authn, rel)
 
@@ -197,9 +205,22 @@ func newSenders(cfg *config.Config) (*push.Senders, error) {
 	return s, nil
 }
 
+// quotaLimits maps the settings of one kind of caller onto the quotas.
+func quotaLimits(q config.Quotas) quota.Limits {
+	return quota.Limits{
+		quota.Tokens:              q.TokensPerMinute,
+		quota.Calls:               q.CallsPerHour,
+		quota.Invites:             q.InvitesPerHour,
+		quota.Dials:               q.DialsPerDay,
+		quota.DeviceRegistrations: q.DeviceRegistrationsPerDay,
+		quota.Relay:               q.RelayPerHour,
+	}
+}
+
 // housekeeping is the timer function: it deletes expired device
-// registrations and delivery claims Event Grid can no longer redeliver.
-func housekeeping(devs *devices.Service, fan *fanout.Service) customhandler.Func {
+// registrations, delivery claims Event Grid can no longer redeliver, and
+// quota rows none of whose windows count any more.
+func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limiter) customhandler.Func {
 	return func(ctx context.Context, inv *customhandler.Invocation) (map[string]any, error) {
 		n, err := devs.DeleteExpired(ctx)
 		if err != nil {
@@ -211,6 +232,11 @@ func housekeeping(devs *devices.Service, fan *fanout.Service) customhandler.Func
 			return nil, err
 		}
 		inv.Logf("deleted %d old delivery claims", m)
+		q, err := limits.DeleteExpired(ctx)
+		if err != nil {
+			return nil, err
+		}
+		inv.Logf("deleted %d expired quota rows", q)
 		return nil, nil
 	}
 }

@@ -54,6 +54,29 @@ param maxContactsPerUser int = 1000
 @description('E.164 caller id for dial-outs to phones (empty: no PSTN dial-out).')
 param acsPstnCallerId string = ''
 
+@description('App role an end user needs to dial phone numbers (service callers may always).')
+param authPstnRole string = 'Switchboard.Dial'
+
+@description('E.164 prefixes that may be dialled, comma-separated (empty: no dialling at all).')
+param pstnAllowedPrefixes string = ''
+
+@description('E.164 prefixes never dialled: a starting point, not a complete premium-rate list.')
+param pstnBlockedPrefixes string = '+1900,+1976,+881,+882,+883'
+
+@description('Per-user quotas: tokens per minute, calls and invitations per hour, dials and device registrations per day.')
+param quotaTokensPerMinute int = 20
+param quotaCallsPerHour int = 30
+param quotaInvitesPerHour int = 100
+param quotaDialsPerDay int = 20
+param quotaDeviceRegistrationsPerDay int = 50
+
+@description('The same quotas for a service caller acting for a user (X-On-Behalf-Of).')
+param quotaServiceTokensPerMinute int = 200
+param quotaServiceCallsPerHour int = 300
+param quotaServiceInvitesPerHour int = 1000
+param quotaServiceDialsPerDay int = 200
+param quotaServiceDeviceRegistrationsPerDay int = 500
+
 @description('OpenID configuration for ACS callback JWTs (empty: ACS\'s own).')
 param acsCallbackOidcConfig string = ''
 
@@ -83,6 +106,7 @@ param turnUserKey string = ''
 param turnTtlMinutes int = 60
 @description('Relay credentials one user may get per hour.')
 param quotaRelayPerHour int = 60
+param quotaServiceRelayPerHour int = 600
 
 param tablePrefix string = ''
 param logLevel string = 'info'
@@ -179,6 +203,19 @@ module functionApp 'modules/functionapp.bicep' = {
       ACS_RESOURCE_ID: communication.outputs.immutableResourceId
       ACS_CALLBACK_OIDC_CONFIG: acsCallbackOidcConfig
       ACS_PSTN_CALLER_ID: acsPstnCallerId
+      AUTH_PSTN_ROLE: authPstnRole
+      PSTN_ALLOWED_PREFIXES: pstnAllowedPrefixes
+      PSTN_BLOCKED_PREFIXES: pstnBlockedPrefixes
+      QUOTA_TOKENS_PER_MINUTE: string(quotaTokensPerMinute)
+      QUOTA_CALLS_PER_HOUR: string(quotaCallsPerHour)
+      QUOTA_INVITES_PER_HOUR: string(quotaInvitesPerHour)
+      QUOTA_DIALS_PER_DAY: string(quotaDialsPerDay)
+      QUOTA_DEVICE_REGISTRATIONS_PER_DAY: string(quotaDeviceRegistrationsPerDay)
+      QUOTA_SERVICE_TOKENS_PER_MINUTE: string(quotaServiceTokensPerMinute)
+      QUOTA_SERVICE_CALLS_PER_HOUR: string(quotaServiceCallsPerHour)
+      QUOTA_SERVICE_INVITES_PER_HOUR: string(quotaServiceInvitesPerHour)
+      QUOTA_SERVICE_DIALS_PER_DAY: string(quotaServiceDialsPerDay)
+      QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY: string(quotaServiceDeviceRegistrationsPerDay)
       AUTH_ISSUER: authIssuer
       AUTH_AUDIENCE: authAudience
       AUTH_USER_CLAIM: authUserClaim
@@ -206,6 +243,7 @@ module functionApp 'modules/functionapp.bicep' = {
       TURN_USER_KEY: turnUserKey
       TURN_TTL_MINUTES: string(turnTtlMinutes)
       QUOTA_RELAY_PER_HOUR: string(quotaRelayPerHour)
+      QUOTA_SERVICE_RELAY_PER_HOUR: string(quotaServiceRelayPerHour)
       LOG_LEVEL: logLevel
     }
   }

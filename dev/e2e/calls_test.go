@@ -158,7 +158,7 @@ func TestRoomCall(t *testing.T) {
 }
 
 func TestDialCallRosterFromSignedCallbacks(t *testing.T) {
-	alice := userClient(t, st, "dial-alice", "Alice")
+	alice := dialClient(t, st, "dial-alice", "Alice")
 	bob := userClient(t, st, "dial-bob", "Bob")
 	alice.ok("POST", "/api/token", "", 200)
 	bobID := bob.ok("POST", "/api/token", "", 200)["acsUserId"].(string)

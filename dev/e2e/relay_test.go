@@ -270,3 +270,22 @@ func TestBadTURNURLExits2(t *testing.T) {
 		})
 	}
 }
+
+func TestRelayQuota(t *testing.T) {
+	s, err := stack.Start(context.Background(), stack.Options{Binary: binary, Env: []string{
+		"TURN_URLS=turn:turn.example.com:3478", "TURN_SHARED_SECRET=" + randomSecret(t), "QUOTA_RELAY_PER_HOUR=3",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	alice := userClient(t, s, "relay-quota-alice", "")
+	for range 3 {
+		alice.ok("POST", "/api/relay", "", 200)
+	}
+	r := alice.do("POST", "/api/relay", "")
+	if p := r.problem(t, 429, "rate-limited"); p["quota"] != "relay-credentials" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("over the relay quota: %v, Retry-After %q", p, r.header.Get("Retry-After"))
+	}
+	userClient(t, s, "relay-quota-bob", "").ok("POST", "/api/relay", "", 200) // another user is unaffected
+}

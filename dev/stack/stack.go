@@ -147,6 +147,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"ACS_RESOURCE_ID=" + s.ACS.ResourceID(),
 		"ACS_CALLBACK_OIDC_CONFIG=" + s.ACS.OIDCConfigURL(),
 		"ACS_PSTN_CALLER_ID=+14255550100",
+		// The fictional 555 range only: dialling also needs AUTH_PSTN_ROLE
+		// (mint a token with role=Switchboard.Dial) or a service caller.
+		"PSTN_ALLOWED_PREFIXES=+1425555",
 		"NOTIFICATION_HUB_CONNECTION_STRING=" + s.Push.ConnectionString(),
 		"NOTIFICATION_HUB_NAME=" + s.Push.Hub(),
 		"APNS_VOIP_TOPIC=com.example.switchboard.voip",

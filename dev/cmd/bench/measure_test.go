@@ -64,3 +64,21 @@ func TestTableCounterBillsBatchesOnce(t *testing.T) {
 		t.Fatal("reset did not reset")
 	}
 }
+
+func TestTableCounterSeparatesTheQuota(t *testing.T) {
+	c := &tableCounter{counts: map[string]int{}}
+	h := c.wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, req := range []struct{ method, path string }{
+		{"GET", "/devstoreaccount1/quotas(PartitionKey='u%3Aalice',RowKey='quota')"},
+		{"PUT", "/devstoreaccount1/quotas(PartitionKey='u%3Aalice',RowKey='quota')"},
+		{"POST", "/devstoreaccount1/quotas"},
+		{"GET", "/devstoreaccount1/users(PartitionKey='alice',RowKey='profile')"},
+		{"GET", "/devstoreaccount1/quotasold(PartitionKey='a',RowKey='b')"},
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(req.method, req.path, nil))
+	}
+	got := c.reset()
+	if got["quota read"] != 1 || got["quota write"] != 2 || got["read"] != 2 || len(got) != 3 {
+		t.Fatalf("counts %v", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -229,7 +230,8 @@ func fanOut(ctx context.Context, e *env, bin string, r *report) error {
 	return nil
 }
 
-// cost counts Table Storage transactions and ACS calls per operation.
+// cost counts Table Storage transactions and ACS calls per operation, and
+// what the quota check adds to each limited operation.
 func cost(ctx context.Context, e *env, bin string, r *report) error {
 	progress("cost per operation")
 	p, err := startProc(bin, nil, "", e.vars)
@@ -237,14 +239,47 @@ func cost(ctx context.Context, e *env, bin string, r *report) error {
 		return err
 	}
 	defer p.stop()
+	// A second instance on the same storage, as a scaled-out app has.
+	p2, err := startProc(bin, nil, "", e.vars)
+	if err != nil {
+		return err
+	}
+	defer p2.stop()
 	known := e.token("bench-cost-known")
 	if _, err := waitFor(ctx, time.Now(), "POST", p.base+"/api/token", known, 200, 20*time.Second); err != nil {
+		return err
+	}
+	if _, err := waitFor(ctx, time.Now(), "GET", p2.base+"/api/health", "", 200, 20*time.Second); err != nil {
 		return err
 	}
 	callee, err := devicesFor(ctx, e, p.base, 10)
 	if err != nil {
 		return err
 	}
+	// Three users who are each other's contacts, with ACS identities.
+	users := []string{"bench-cost-a-" + uuid.NewString(), "bench-cost-b-" + uuid.NewString(), "bench-cost-c-" + uuid.NewString()}
+	toks := make([]string, len(users))
+	for i, u := range users {
+		toks[i] = e.token(u)
+		if err := expect(do(ctx, "POST", p.base+"/api/token", toks[i], "")); err != nil {
+			return fmt.Errorf("cost setup: %w", err)
+		}
+	}
+	for i := range users {
+		for j := range users {
+			if i != j {
+				if err := expect(do(ctx, "PUT", p.base+"/api/contacts/"+users[j], toks[i], "")); err != nil {
+					return fmt.Errorf("cost setup: contacts: %w", err)
+				}
+			}
+		}
+	}
+	_, hookURL := e.push.NewWebhook()
+	device := `{"provider":"webhook","url":"` + hookURL + `"}`
+	if err := expectCreated(doJSON(ctx, "PUT", p.base+"/api/devices/d000", toks[0], device, &struct{}{})); err != nil {
+		return fmt.Errorf("cost setup: device: %w", err)
+	}
+	var callID string
 	measure := func(name string, f func() error) error {
 		e.tables.reset()
 		before := e.acs.RequestCounts()
@@ -267,7 +302,21 @@ func cost(ctx context.Context, e *env, bin string, r *report) error {
 		{"token, new user", func() error {
 			return expect(do(ctx, "POST", p.base+"/api/token", e.token("bench-cost-"+uuid.NewString()), ""))
 		}},
+		{"token, known user, first on another instance", func() error { return expect(do(ctx, "POST", p2.base+"/api/token", known, "")) }},
+		{"token, known user, after another instance spent", func() error { return expect(do(ctx, "POST", p.base+"/api/token", known, "")) }},
 		{"contacts list", func() error { return expect(do(ctx, "GET", p.base+"/api/contacts", known, "")) }},
+		{"device registration (refresh)", func() error {
+			return expect(doJSON(ctx, "PUT", p.base+"/api/devices/d000", toks[0], device, &struct{}{}))
+		}},
+		{"group call, 1 invitee", func() error {
+			var c struct{ ID string }
+			err := expectCreated(doJSON(ctx, "POST", p.base+"/api/calls", toks[0], `{"kind":"group","invitees":["`+users[1]+`"]}`, &c))
+			callID = c.ID
+			return err
+		}},
+		{"invite 1 more to the call", func() error {
+			return expect(doJSON(ctx, "POST", p.base+"/api/calls/"+callID+"/invites", toks[0], `{"invitees":["`+users[2]+`"]}`, &struct{}{}))
+		}},
 		{"fan-out, 10 devices", func() error {
 			return expect(do(ctx, "POST", p.base+"/callevents", "", incomingCall(uuid.NewString(), callee)))
 		}},
@@ -278,4 +327,26 @@ func cost(ctx context.Context, e *env, bin string, r *report) error {
 		}
 	}
 	return nil
+}
+
+// doJSON sends a JSON body and decodes a JSON answer into v.
+func doJSON(ctx context.Context, method, url, token, body string, v any) (int, error) {
+	req := mustReq(ctx, method, url, token)
+	req.Body = io.NopCloser(strings.NewReader(body))
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(v)
+	return resp.StatusCode, nil
+}
+
+func expectCreated(status int, err error) error {
+	if err == nil && status != http.StatusCreated {
+		return fmt.Errorf("status %d", status)
+	}
+	return err
 }

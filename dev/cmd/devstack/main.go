@@ -82,7 +82,7 @@ func run() error {
 	fmt.Printf(`
 Switchboard is running.
   function app   %s/api/...
-  OIDC issuer    %s  (mint more: %s/token?sub=carol&name=Carol)
+  OIDC issuer    %s  (mint more: %s/token?sub=carol&name=Carol; add &role=Switchboard.Dial to dial +1425555 numbers)
   ACS emulator   %s
   Azurite        %s
   push emulators %s  (Notification Hubs)  and  %s  (what every device got)

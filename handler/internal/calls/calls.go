@@ -77,6 +77,8 @@ type Options struct {
 	PublicBaseURL string
 	// PSTNCallerID is the caller id for dialling phones (ACS_PSTN_CALLER_ID).
 	PSTNCallerID string
+	// PSTN is who may dial which numbers (pstn.go); the routes check it.
+	PSTN PSTNPolicy
 	// Callbacks verifies the JWT ACS signs callbacks with; nil when
 	// ACS_RESOURCE_ID is not set.
 	Callbacks *CallbackAuth

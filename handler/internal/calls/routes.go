@@ -6,18 +6,28 @@ import (
 
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/quota"
 )
 
 const requestTimeout = 25 * time.Second
 
-// Routes registers the call routes behind authentication.
-func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
+// Routes registers the call routes behind authentication. Creating a call
+// and inviting spend quotas (quota.Calls, quota.Invites, quota.Dials), and
+// phone numbers must pass the PSTN policy, before the service is asked.
+func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
 	handle := func(pattern string, f func(w http.ResponseWriter, r *http.Request, userID string) error) {
 		rt.Handle(pattern, authn.UserHandler(requestTimeout, f))
 	}
 	handle("POST /api/calls", func(w http.ResponseWriter, r *http.Request, userID string) error {
 		var req CreateRequest
 		if err := httpapi.DecodeJSON(r, &req, false); err != nil {
+			return err
+		}
+		p, _ := auth.FromContext(r.Context())
+		if err := s.opts.PSTN.Check(p, req.PhoneNumbers); err != nil {
+			return err
+		}
+		if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), createCosts(userID, req)...); err != nil {
 			return err
 		}
 		c, err := s.Create(r.Context(), userID, isService(r), req)
@@ -43,6 +53,10 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 		if err := httpapi.DecodeJSON(r, &req, false); err != nil {
 			return err
 		}
+		invites := quota.Cost{Quota: quota.Invites, N: countInvitees(userID, req.Invitees)}
+		if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), invites); err != nil {
+			return err
+		}
 		c, err := s.Invite(r.Context(), userID, isService(r), r.PathValue("id"), req.Invitees)
 		if err != nil {
 			return err
@@ -63,4 +77,27 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 func isService(r *http.Request) bool {
 	p, ok := auth.FromContext(r.Context())
 	return ok && p.Service
+}
+
+// createCosts is what creating a call spends: one call, one invitation per
+// invitee, and for a dial call one dial per phone number (at least one: the
+// Call Automation call itself).
+func createCosts(creator string, req CreateRequest) []quota.Cost {
+	costs := []quota.Cost{{Quota: quota.Calls, N: 1}, {Quota: quota.Invites, N: countInvitees(creator, req.Invitees)}}
+	if req.Kind == KindDial {
+		costs = append(costs, quota.Cost{Quota: quota.Dials, N: max(1, len(req.PhoneNumbers))})
+	}
+	return costs
+}
+
+// countInvitees counts distinct invitees other than the creator, as the
+// service invites them.
+func countInvitees(creator string, ids []string) int {
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id != creator {
+			seen[id] = true
+		}
+	}
+	return len(seen)
 }

@@ -43,6 +43,7 @@ type Config struct {
 	AuthUserClaim   string // AUTH_USER_CLAIM
 	AuthEasyAuth    bool   // AUTH_EASYAUTH
 	AuthServiceRole string // AUTH_SERVICE_ROLE
+	AuthPSTNRole    string // AUTH_PSTN_ROLE: an end user needs it to dial phone numbers
 
 	TokenScopes        []string // TOKEN_SCOPES: scopes a caller may ask for
 	TokenDefaultScopes []string // TOKEN_DEFAULT_SCOPES: scopes issued when none are asked for
@@ -67,6 +68,13 @@ type Config struct {
 	ACSCallbackOIDCConfig string // ACS_CALLBACK_OIDC_CONFIG
 	ACSPSTNCallerID       string // ACS_PSTN_CALLER_ID
 
+	PSTNAllowedPrefixes []string // PSTN_ALLOWED_PREFIXES: E.164 prefixes that may be dialled (none: no dialling)
+	PSTNBlockedPrefixes []string // PSTN_BLOCKED_PREFIXES: never dialled, even when allowed
+
+	// QuotaUser and QuotaService are the per-user limits (QUOTA_*) and those
+	// of a service caller acting for a user (QUOTA_SERVICE_*).
+	QuotaUser, QuotaService Quotas
+
 	EventGridTopicEndpoint string // EVENTGRID_TOPIC_ENDPOINT
 	EventGridTopicKey      string // EVENTGRID_TOPIC_KEY
 	EventsWebhookKey       string // EVENTS_WEBHOOK_KEY
@@ -77,10 +85,23 @@ type Config struct {
 	TURNUserKey              string   // TURN_USER_KEY: keys the opaque user part; default derived from TURN_SHARED_SECRET
 	TURNTTLMinutes           int      // TURN_TTL_MINUTES: default and longest credential lifetime
 
-	QuotaRelayPerHour int // QUOTA_RELAY_PER_HOUR: relay credentials per user per hour
-
 	LogLevel string // LOG_LEVEL
 }
+
+// Quotas are the limits of one kind of caller, each per its window.
+type Quotas struct {
+	TokensPerMinute           int
+	CallsPerHour              int
+	InvitesPerHour            int
+	DialsPerDay               int
+	DeviceRegistrationsPerDay int
+	RelayPerHour              int
+}
+
+// DefaultPSTNBlockedPrefixes is a starting point, not a complete list of
+// premium-rate ranges: US/Canada 900 and 976, and the satellite and
+// international networks +881, +882 and +883.
+const DefaultPSTNBlockedPrefixes = "+1900,+1976,+881,+882,+883"
 
 // Error names the setting that stopped the handler.
 type Error struct {
@@ -96,16 +117,18 @@ var Settings = []string{
 	"FUNCTIONS_CUSTOMHANDLER_PORT",
 	"STORAGE_CONNECTION_STRING", "STORAGE_TABLE_ENDPOINT", "TABLE_PREFIX",
 	"ACS_CONNECTION_STRING", "ACS_ENDPOINT",
-	"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_USER_CLAIM", "AUTH_EASYAUTH", "AUTH_SERVICE_ROLE",
+	"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_USER_CLAIM", "AUTH_EASYAUTH", "AUTH_SERVICE_ROLE", "AUTH_PSTN_ROLE",
 	"TOKEN_SCOPES", "TOKEN_DEFAULT_SCOPES",
 	"NOTIFICATION_HUB_CONNECTION_STRING", "NOTIFICATION_HUB_NAME", "APNS_VOIP_TOPIC",
 	"WEBPUSH_VAPID_PUBLIC_KEY", "WEBPUSH_VAPID_PRIVATE_KEY", "WEBPUSH_SUBJECT",
 	"WEBPUSH_ALLOWED_HOSTS", "PUSH_ALLOW_LOOPBACK_TARGETS",
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
+	"PSTN_ALLOWED_PREFIXES", "PSTN_BLOCKED_PREFIXES",
+	"QUOTA_TOKENS_PER_MINUTE", "QUOTA_CALLS_PER_HOUR", "QUOTA_INVITES_PER_HOUR", "QUOTA_DIALS_PER_DAY", "QUOTA_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_RELAY_PER_HOUR",
+	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
-	"QUOTA_RELAY_PER_HOUR",
 	"LOG_LEVEL",
 }
 
@@ -115,6 +138,7 @@ var ValidScopes = []string{"chat", "voip", "chat.join", "chat.join.limited", "vo
 var (
 	tablePrefixRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,29}$`)
 	e164RE        = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	prefixRE      = regexp.MustCompile(`^\+[1-9][0-9]{0,14}$`)
 	claimRE       = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,128}$`)
 )
 
@@ -152,6 +176,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.AuthEasyAuth = r.boolean("AUTH_EASYAUTH")
 	c.AuthServiceRole = r.strDefault("AUTH_SERVICE_ROLE", "Switchboard.Service")
+	c.AuthPSTNRole = r.strDefault("AUTH_PSTN_ROLE", "Switchboard.Dial")
 
 	c.TokenScopes = r.scopes("TOKEN_SCOPES", "voip")
 	c.TokenDefaultScopes = r.scopes("TOKEN_DEFAULT_SCOPES", "voip")
@@ -203,6 +228,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.ACSPSTNCallerID = id
 	}
 
+	c.PSTNAllowedPrefixes = r.prefixes("PSTN_ALLOWED_PREFIXES", "")
+	c.PSTNBlockedPrefixes = r.prefixes("PSTN_BLOCKED_PREFIXES", DefaultPSTNBlockedPrefixes)
+
+	c.QuotaUser = r.quotas("QUOTA_", Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50, RelayPerHour: 60})
+	c.QuotaService = r.quotas("QUOTA_SERVICE_", Quotas{TokensPerMinute: 200, CallsPerHour: 300, InvitesPerHour: 1000, DialsPerDay: 200, DeviceRegistrationsPerDay: 500, RelayPerHour: 600})
+
 	c.EventGridTopicEndpoint = r.upstreamURL("EVENTGRID_TOPIC_ENDPOINT")
 	c.EventGridTopicKey = r.str("EVENTGRID_TOPIC_KEY")
 	if c.EventGridTopicKey != "" && c.EventGridTopicEndpoint == "" {
@@ -215,7 +246,6 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 
 	r.turn(c)
-	c.QuotaRelayPerHour = r.intRange("QUOTA_RELAY_PER_HOUR", 60, 1, 1000000)
 
 	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))
 	switch c.LogLevel {
@@ -333,6 +363,39 @@ func (r *reader) scopes(name, def string) []string {
 		r.fail(name, "must name at least one scope")
 	}
 	return out
+}
+
+// prefixes reads a comma-separated list of E.164 prefixes ("+44", "+1425").
+func (r *reader) prefixes(name, def string) []string {
+	var out []string
+	for _, p := range strings.Split(r.strDefault(name, def), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !prefixRE.MatchString(p) {
+			r.fail(name, fmt.Sprintf("holds %q; want E.164 prefixes such as +44 or +1425, comma-separated", p))
+			return nil
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxQuota bounds a quota setting; it is large enough to mean "unlimited".
+const maxQuota = 1_000_000
+
+func (r *reader) quotas(prefix string, def Quotas) Quotas {
+	return Quotas{
+		TokensPerMinute:           r.intRange(prefix+"TOKENS_PER_MINUTE", def.TokensPerMinute, 1, maxQuota),
+		CallsPerHour:              r.intRange(prefix+"CALLS_PER_HOUR", def.CallsPerHour, 1, maxQuota),
+		InvitesPerHour:            r.intRange(prefix+"INVITES_PER_HOUR", def.InvitesPerHour, 1, maxQuota),
+		DialsPerDay:               r.intRange(prefix+"DIALS_PER_DAY", def.DialsPerDay, 1, maxQuota),
+		DeviceRegistrationsPerDay: r.intRange(prefix+"DEVICE_REGISTRATIONS_PER_DAY", def.DeviceRegistrationsPerDay, 1, maxQuota),
+		RelayPerHour:              r.intRange(prefix+"RELAY_PER_HOUR", def.RelayPerHour, 1, maxQuota),
+	}
 }
 
 func (r *reader) base64url(name, v string, size int) {

@@ -89,6 +89,12 @@ func TestLoadRejects(t *testing.T) {
 		{"push host url", map[string]string{"WEBPUSH_ALLOWED_HOSTS": "https://fcm.googleapis.com/"}, "WEBPUSH_ALLOWED_HOSTS"},
 		{"push host wildcard only", map[string]string{"WEBPUSH_ALLOWED_HOSTS": "fcm.googleapis.com,*"}, "WEBPUSH_ALLOWED_HOSTS"},
 		{"loopback not bool", map[string]string{"PUSH_ALLOW_LOOPBACK_TARGETS": "dev"}, "PUSH_ALLOW_LOOPBACK_TARGETS"},
+		{"prefix without plus", map[string]string{"PSTN_ALLOWED_PREFIXES": "+44,1425"}, "PSTN_ALLOWED_PREFIXES"},
+		{"prefix with a space", map[string]string{"PSTN_ALLOWED_PREFIXES": "+1 425"}, "PSTN_ALLOWED_PREFIXES"},
+		{"prefix too long", map[string]string{"PSTN_BLOCKED_PREFIXES": "+1234567890123456"}, "PSTN_BLOCKED_PREFIXES"},
+		{"quota zero", map[string]string{"QUOTA_TOKENS_PER_MINUTE": "0"}, "QUOTA_TOKENS_PER_MINUTE"},
+		{"quota not a number", map[string]string{"QUOTA_DIALS_PER_DAY": "lots"}, "QUOTA_DIALS_PER_DAY"},
+		{"service quota too large", map[string]string{"QUOTA_SERVICE_CALLS_PER_HOUR": "1000001"}, "QUOTA_SERVICE_CALLS_PER_HOUR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,6 +114,47 @@ func TestLoadRejects(t *testing.T) {
 				t.Errorf("error must be one line naming the setting: %q", err)
 			}
 		})
+	}
+}
+
+func TestLoadSpendSettings(t *testing.T) {
+	c, err := load(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuthPSTNRole != "Switchboard.Dial" || len(c.PSTNAllowedPrefixes) != 0 ||
+		strings.Join(c.PSTNBlockedPrefixes, ",") != DefaultPSTNBlockedPrefixes {
+		t.Errorf("PSTN defaults: %q %v %v", c.AuthPSTNRole, c.PSTNAllowedPrefixes, c.PSTNBlockedPrefixes)
+	}
+	wantUser := Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50}
+	if c.QuotaUser != wantUser {
+		t.Errorf("user quotas %+v, want %+v", c.QuotaUser, wantUser)
+	}
+	s := c.QuotaService
+	for name, pair := range map[string][2]int{
+		"tokens": {s.TokensPerMinute, wantUser.TokensPerMinute}, "calls": {s.CallsPerHour, wantUser.CallsPerHour},
+		"invites": {s.InvitesPerHour, wantUser.InvitesPerHour}, "dials": {s.DialsPerDay, wantUser.DialsPerDay},
+		"devices": {s.DeviceRegistrationsPerDay, wantUser.DeviceRegistrationsPerDay},
+	} {
+		if pair[0] <= pair[1] {
+			t.Errorf("service %s quota %d is not above the user's %d", name, pair[0], pair[1])
+		}
+	}
+
+	env := base()
+	env["PSTN_ALLOWED_PREFIXES"] = " +44, +1425 ,+44"
+	env["PSTN_BLOCKED_PREFIXES"] = "+4490"
+	env["AUTH_PSTN_ROLE"] = "Dialler"
+	env["QUOTA_TOKENS_PER_MINUTE"] = "5"
+	env["QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY"] = "7"
+	if c, err = load(env); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.PSTNAllowedPrefixes, ",") != "+44,+1425" || strings.Join(c.PSTNBlockedPrefixes, ",") != "+4490" || c.AuthPSTNRole != "Dialler" {
+		t.Errorf("PSTN settings: %v %v %q", c.PSTNAllowedPrefixes, c.PSTNBlockedPrefixes, c.AuthPSTNRole)
+	}
+	if c.QuotaUser.TokensPerMinute != 5 || c.QuotaService.DeviceRegistrationsPerDay != 7 || c.QuotaUser.CallsPerHour != 30 {
+		t.Errorf("quota settings: %+v %+v", c.QuotaUser, c.QuotaService)
 	}
 }
 

@@ -27,7 +27,7 @@ func TestLoadTURN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.TURNURLs != nil || c.TURNSharedSecret != "" || c.TURNTTLMinutes != 60 || c.QuotaRelayPerHour != 60 {
+	if c.TURNURLs != nil || c.TURNSharedSecret != "" || c.TURNTTLMinutes != 60 || c.QuotaUser.RelayPerHour != 60 {
 		t.Errorf("TURN off by default, TTL 60, quota 60: %+v", c)
 	}
 	c, err = load(turnEnv(map[string]string{
@@ -44,7 +44,7 @@ func TestLoadTURN(t *testing.T) {
 	if !slices.Equal(c.TURNURLs, want) {
 		t.Errorf("TURNURLs = %q, want %q (duplicates dropped, order kept)", c.TURNURLs, want)
 	}
-	if c.TURNSharedSecretPrevious != testTURNPrevious || c.TURNUserKey == "" || c.TURNTTLMinutes != 1440 || c.QuotaRelayPerHour != 5 {
+	if c.TURNSharedSecretPrevious != testTURNPrevious || c.TURNUserKey == "" || c.TURNTTLMinutes != 1440 || c.QuotaUser.RelayPerHour != 5 {
 		t.Errorf("%+v", c)
 	}
 }

@@ -7,18 +7,23 @@ import (
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 )
 
 const requestTimeout = 15 * time.Second
 
-// Routes registers the device routes behind authentication.
-func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
+// Routes registers the device routes behind authentication; every PUT
+// spends one of quota.DeviceRegistrations.
+func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
 	handle := func(pattern string, f func(w http.ResponseWriter, r *http.Request, userID string) error) {
 		rt.Handle(pattern, authn.UserHandler(requestTimeout, f))
 	}
 	handle("PUT /api/devices/{deviceId}", func(w http.ResponseWriter, r *http.Request, userID string) error {
 		var d push.Device
 		if err := httpapi.DecodeJSON(r, &d, false); err != nil {
+			return err
+		}
+		if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.DeviceRegistrations, N: 1}); err != nil {
 			return err
 		}
 		reg, created, err := s.Register(r.Context(), userID, r.PathValue("deviceId"), d)

@@ -26,6 +26,8 @@ type Problem struct {
 	Code     string `json:"code"`
 	// Errors lists individual invalid inputs when there is more than one.
 	Errors []FieldError `json:"errors,omitempty"`
+	// Quota names the quota a 429 rate-limited answer is about.
+	Quota string `json:"quota,omitempty"`
 
 	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
 	RetryAfter int `json:"-"`

@@ -7,14 +7,17 @@ import (
 
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/quota"
 )
 
 // requestTimeout bounds the upstream work of one client request.
 const requestTimeout = 25 * time.Second
 
 // Routes registers the identity routes, all behind caller authentication.
-func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
-	h := &handlers{s: s}
+// Every token request spends one of quota.Tokens, here at the route, so the
+// quota bounds requests whatever the service answers them from.
+func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
+	h := &handlers{s: s, limits: limits}
 	route := func(pattern string, f func(http.ResponseWriter, *http.Request, caller) error) {
 		rt.Handle(pattern, authn.Require(httpapi.ErrorHandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			c, err := callerOf(r)
@@ -40,7 +43,10 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 	route("GET /api/users/{userId}", h.lookup)
 }
 
-type handlers struct{ s *Service }
+type handlers struct {
+	s      *Service
+	limits *quota.Limiter
+}
 
 // caller is the authenticated principal and the user it acts as: itself, or
 // for a service caller the user named by X-On-Behalf-Of.
@@ -85,6 +91,9 @@ func (h *handlers) token(w http.ResponseWriter, r *http.Request, c caller) error
 	}
 	userID, err := c.user()
 	if err != nil {
+		return err
+	}
+	if err := h.limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.Tokens, N: 1}); err != nil {
 		return err
 	}
 	resp, err := h.s.IssueToken(r.Context(), userID, c.name, g)
