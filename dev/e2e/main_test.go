@@ -50,9 +50,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	// Bursts of first requests for one user (identity_test.go) send more
-	// tokens than the default quota; spend_test.go checks the defaults on a
-	// stack of its own.
-	st, err = stack.Start(ctx, stack.Options{Binary: binary, Stdout: &logs, Stderr: &logs, Env: []string{"QUOTA_TOKENS_PER_MINUTE=100"}})
+	// tokens, and the egress tests register more devices for one user, than
+	// the default quotas allow; spend_test.go checks the defaults on a stack
+	// of its own.
+	st, err = stack.Start(ctx, stack.Options{Binary: binary, Stdout: &logs, Stderr: &logs, Env: []string{"QUOTA_TOKENS_PER_MINUTE=100", "QUOTA_DEVICE_REGISTRATIONS_PER_DAY=1000"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start stack:", err)
 		return 1
