@@ -126,7 +126,7 @@ func TestLoadSpendSettings(t *testing.T) {
 		strings.Join(c.PSTNBlockedPrefixes, ",") != DefaultPSTNBlockedPrefixes {
 		t.Errorf("PSTN defaults: %q %v %v", c.AuthPSTNRole, c.PSTNAllowedPrefixes, c.PSTNBlockedPrefixes)
 	}
-	wantUser := Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50}
+	wantUser := Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50, RelayPerHour: 60}
 	if c.QuotaUser != wantUser {
 		t.Errorf("user quotas %+v, want %+v", c.QuotaUser, wantUser)
 	}
@@ -134,7 +134,7 @@ func TestLoadSpendSettings(t *testing.T) {
 	for name, pair := range map[string][2]int{
 		"tokens": {s.TokensPerMinute, wantUser.TokensPerMinute}, "calls": {s.CallsPerHour, wantUser.CallsPerHour},
 		"invites": {s.InvitesPerHour, wantUser.InvitesPerHour}, "dials": {s.DialsPerDay, wantUser.DialsPerDay},
-		"devices": {s.DeviceRegistrationsPerDay, wantUser.DeviceRegistrationsPerDay},
+		"devices": {s.DeviceRegistrationsPerDay, wantUser.DeviceRegistrationsPerDay}, "relay": {s.RelayPerHour, wantUser.RelayPerHour},
 	} {
 		if pair[0] <= pair[1] {
 			t.Errorf("service %s quota %d is not above the user's %d", name, pair[0], pair[1])
