@@ -67,6 +67,8 @@ type Config struct {
 	ACSCallbackOIDCConfig string // ACS_CALLBACK_OIDC_CONFIG
 	ACSPSTNCallerID       string // ACS_PSTN_CALLER_ID
 
+	Teams Teams // TEAMS_* and GRAPH_*: Teams meetings through Microsoft Graph
+
 	EventGridTopicEndpoint string // EVENTGRID_TOPIC_ENDPOINT
 	EventGridTopicKey      string // EVENTGRID_TOPIC_KEY
 	EventsWebhookKey       string // EVENTS_WEBHOOK_KEY
@@ -96,6 +98,8 @@ var Settings = []string{
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
+	"TEAMS_ORGANIZER_ID", "TEAMS_LOBBY_BYPASS",
+	"GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_AUTHORITY_HOST", "GRAPH_ENDPOINT",
 	"LOG_LEVEL",
 }
 
@@ -203,6 +207,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	if k := c.EventsWebhookKey; k != "" && len(k) < 32 {
 		r.fail("EVENTS_WEBHOOK_KEY", "must be at least 32 characters (a random secret)")
 	}
+
+	c.Teams = r.teams()
 
 	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))
 	switch c.LogLevel {
