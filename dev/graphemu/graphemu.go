@@ -58,6 +58,7 @@ type Emulator struct {
 	created  map[string]int      // organizer + "|" + yyyy-mm -> meetings created
 	cap      int
 	faults   []fault
+	lose     []int // statuses to answer after doing the work (a lost answer)
 	requests map[string]int
 }
 
@@ -157,6 +158,24 @@ func (e *Emulator) FailNext(n, status int, retryAfter time.Duration) {
 	}
 }
 
+// LoseNextAnswers makes the next n meeting writes do their work and then
+// answer status instead (503, say): what a client sees when Graph's answer
+// is lost to a timeout.
+func (e *Emulator) LoseNextAnswers(n, status int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for range n {
+		e.lose = append(e.lose, status)
+	}
+}
+
+// RemoveUser takes a user out of the tenant.
+func (e *Emulator) RemoveUser(objectID string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.users, objectID)
+}
+
 // SetMonthlyCap changes the cap of meetings per organizer per month.
 func (e *Emulator) SetMonthlyCap(n int) {
 	e.mu.Lock()
@@ -188,6 +207,39 @@ func (e *Emulator) takeFault() (fault, bool) {
 	f := e.faults[0]
 	e.faults = e.faults[1:]
 	return f, true
+}
+
+// lostAnswer wraps w so that, when a lost answer is due, the work is done
+// but the client gets a 503-style failure instead of the result.
+func (e *Emulator) lostAnswer(w http.ResponseWriter) http.ResponseWriter {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.lose) == 0 {
+		return w
+	}
+	status := e.lose[0]
+	e.lose = e.lose[1:]
+	return &losingWriter{ResponseWriter: w, status: status}
+}
+
+type losingWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (l *losingWriter) WriteHeader(int) {
+	if !l.wrote {
+		l.wrote = true
+		l.ResponseWriter.Header().Set("Content-Type", "application/json")
+		l.ResponseWriter.WriteHeader(l.status)
+		_, _ = l.ResponseWriter.Write([]byte(`{"error":{"code":"ServiceNotAvailable","message":"The service timed out answering the request."}}`))
+	}
+}
+
+func (l *losingWriter) Write(b []byte) (int, error) {
+	l.WriteHeader(0)
+	return len(b), nil
 }
 
 // graphError answers as Graph does: {"error":{"code","message","innerError"}}.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,6 +94,9 @@ func (e *Emulator) guard(op, verb, role string, next func(w http.ResponseWriter,
 			graphError(w, r, http.StatusForbidden, "Unauthorized", fmt.Sprintf("App %s is not authorized to %s meeting on behalf of user %s", c.AppID, verb, organizer))
 			return
 		}
+		if r.Method != http.MethodGet {
+			w = e.lostAnswer(w)
+		}
 		next(w, r, organizer)
 	}
 }
@@ -171,7 +175,7 @@ func (e *Emulator) make(w http.ResponseWriter, r *http.Request, organizer, exter
 	m := &meeting{Meeting{
 		ID: id, Organizer: organizer, ExternalID: externalID, Subject: body.Subject,
 		Start: start, End: end, Created: now,
-		JoinWebURL:    "https://teams.microsoft.com/l/meetup-join/" + url.PathEscape(thread) + "/0?context=" + url.QueryEscape(string(ctx)),
+		JoinWebURL:    "https://teams.microsoft.com/l/meetup-join/" + strings.NewReplacer(":", "%3a", "@", "%40").Replace(thread) + "/0?context=" + url.QueryEscape(string(ctx)),
 		JoinMeetingID: digits(13), Passcode: passcode(), LobbyBypassScope: "organization", ThreadID: thread,
 	}}
 	e.meetings[id] = m

@@ -62,6 +62,9 @@ type teamsMeeting struct {
 	TeamsPasscode      string    `json:"teamsPasscode,omitempty"`
 	StartsAt           time.Time `json:"startsAt,omitzero"`
 	EndsAt             time.Time `json:"endsAt,omitzero"`
+	// TeamsSharedIn is the space the meeting was last shared in with PUT
+	// /api/spaces/{id}/meeting (besides SpaceID), to clear when it ends.
+	TeamsSharedIn string `json:"teamsSharedIn,omitempty"`
 }
 
 // TeamsJoin is what a client joins a Teams meeting with: meetingLink for
@@ -245,8 +248,13 @@ func (s *Service) endMeeting(ctx context.Context, id string, c call) error {
 	if err := s.teams.Graph.DeleteMeeting(ctx, c.TeamsOrganizer, c.TeamsMeetingID); err != nil && !graph.IsNotFound(err) {
 		return s.graphError(err, "delete the meeting")
 	}
-	if c.SpaceID != "" {
-		return s.teams.Spaces.ClearMeeting(ctx, c.SpaceID, id)
+	for _, sp := range []string{c.SpaceID, c.TeamsSharedIn} {
+		if sp == "" {
+			continue
+		}
+		if err := s.teams.Spaces.ClearMeeting(ctx, sp, id); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -273,7 +281,12 @@ func (s *Service) ShareMeeting(ctx context.Context, actor, spaceID, callID strin
 	if c.State == "ended" {
 		return spaces.Space{}, httpapi.NewProblem(http.StatusConflict, "call-ended", "the call has ended")
 	}
-	return s.teams.Spaces.SetMeeting(ctx, actor, spaceID, c.spaceMeeting(callID))
+	sp, err := s.teams.Spaces.SetMeeting(ctx, actor, spaceID, c.spaceMeeting(callID))
+	if err != nil || spaceID == c.SpaceID {
+		return sp, err
+	}
+	c.TeamsSharedIn = spaceID
+	return sp, s.saveMeeting(ctx, callID, c.teamsMeeting)
 }
 
 // graphError maps a Graph failure to a problem the caller (or the
