@@ -1,6 +1,7 @@
 // Command devstack is `make run`: it starts Azurite, the local OIDC issuer,
-// the ACS, push, Entra and Graph emulators and the function app behind the Functions host stand-in,
-// shows the stack working, prints what to try, and stops it all on Ctrl-C.
+// the ACS, push, Entra and Graph emulators and the function app behind the
+// Functions host stand-in, shows the stack working, prints what to try, and
+// stops it all on Ctrl-C.
 package main
 
 import (
