@@ -128,6 +128,20 @@ func TestTeamsMeetings(t *testing.T) {
 	}
 }
 
+// TestTeamsMeetingErase: erasing a user deletes the meetings they created.
+func TestTeamsMeetingErase(t *testing.T) {
+	gone := userClient(t, st, "teams-erased", "Gone")
+	gone.ok("POST", "/api/token", "", 200)
+	id := gone.ok("POST", "/api/calls", `{"kind":"teams","subject":"Soon gone"}`, 201)["id"].(string)
+	meetingFor(t, id)
+	gone.ok("DELETE", "/api/me", "", 204)
+	for _, m := range st.Graph.Meetings() {
+		if m.ExternalID == id {
+			t.Errorf("the erased user's meeting still exists: %+v", m)
+		}
+	}
+}
+
 // TestTeamsGraphRefusals: what the operator must fix comes back actionable.
 func TestTeamsGraphRefusals(t *testing.T) {
 	alice := userClient(t, st, "teams-ops", "Ops")
