@@ -150,6 +150,14 @@ func (e *Emulator) AddGraphIdentifier(uri string) {
 	e.resources[strings.TrimRight(uri, "/")] = GraphResource
 }
 
+// AddResource registers another API (identifier URI) whose tokens carry
+// audience aud, so tests can hand Graph a token meant for someone else.
+func (e *Emulator) AddResource(uri, aud string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.resources[strings.TrimRight(uri, "/")] = aud
+}
+
 func (e *Emulator) base(r *http.Request) string { return e.url + r.PathValue("tenant") }
 
 func (e *Emulator) discovery(w http.ResponseWriter, r *http.Request) {

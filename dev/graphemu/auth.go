@@ -43,7 +43,7 @@ func (e *Emulator) authorize(w http.ResponseWriter, r *http.Request, roles ...st
 		graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure: invalid signature.")
 		return c, false
 	}
-	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: e.tokens.Issuer(), AnyAudience: jwt.Audience{Audience}, Time: e.now()}, 5*time.Minute); err != nil {
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: e.tokens.Issuer(), AnyAudience: jwt.Audience{Audience}, Time: e.clock()}, 5*time.Minute); err != nil {
 		msg := "Access token validation failure. Invalid audience."
 		switch err {
 		case jwt.ErrExpired:

@@ -197,6 +197,14 @@ func (e *Emulator) count(op string) {
 	e.requests[op]++
 }
 
+// clock is the emulator's time (tests move it).
+func (e *Emulator) clock() time.Time {
+	e.mu.Lock()
+	now := e.now
+	e.mu.Unlock()
+	return now()
+}
+
 // takeFault pops the next injected fault, if any.
 func (e *Emulator) takeFault() (fault, bool) {
 	e.mu.Lock()

@@ -142,7 +142,7 @@ func (e *Emulator) createOrGet(w http.ResponseWriter, r *http.Request, organizer
 
 // make creates a meeting: times default to now .. now+1h, or start .. start+1h.
 func (e *Emulator) make(w http.ResponseWriter, r *http.Request, organizer, externalID string, body createBody) {
-	now := e.now().UTC()
+	now := e.clock().UTC()
 	start, end := now, now.Add(time.Hour)
 	switch {
 	case body.StartDateTime != nil && body.EndDateTime != nil:
