@@ -90,7 +90,9 @@ func TestTokenChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var body struct{ Error struct{ Code, Message string } }
+			var body struct {
+				Error struct{ Code, Message string }
+			}
 			_ = json.NewDecoder(resp.Body).Decode(&body)
 			if resp.StatusCode != tc.status || body.Error.Code != tc.code {
 				t.Errorf("= %d %+v, want %d %s", resp.StatusCode, body.Error, tc.status, tc.code)
