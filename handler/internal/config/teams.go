@@ -44,6 +44,9 @@ func (r *reader) teams() Teams {
 		AuthorityHost: r.upstreamURL("GRAPH_AUTHORITY_HOST"),
 		Endpoint:      strings.TrimRight(r.upstreamURL("GRAPH_ENDPOINT"), "/"),
 	}
+	if strings.HasPrefix(strings.ToLower(t.AuthorityHost), "http:") {
+		r.fail("GRAPH_AUTHORITY_HOST", "must use https: MSAL sends client credentials to https authorities only (serve a local emulator with TLS)")
+	}
 	if t.AuthorityHost == "" {
 		t.AuthorityHost = DefaultGraphAuthorityHost
 	}

@@ -42,6 +42,7 @@ func TestLoadTeams(t *testing.T) {
 		{"endpoint without a version", map[string]string{"GRAPH_ENDPOINT": "https://graph.microsoft.com/"}, "GRAPH_ENDPOINT"},
 		{"plain http endpoint", map[string]string{"GRAPH_ENDPOINT": "http://graph.example.com/v1.0"}, "GRAPH_ENDPOINT"},
 		{"plain http authority", map[string]string{"GRAPH_AUTHORITY_HOST": "http://login.example.com/"}, "GRAPH_AUTHORITY_HOST"},
+		{"plain http authority on loopback", map[string]string{"GRAPH_AUTHORITY_HOST": "http://127.0.0.1:7705/"}, "GRAPH_AUTHORITY_HOST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := base()
