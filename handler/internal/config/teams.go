@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"switchboard/handler/internal/graph"
 )
 
 // Teams meetings through Microsoft Graph: on when TEAMS_ORGANIZER_ID is set.
@@ -26,13 +28,10 @@ func (t Teams) Enabled() bool { return t.OrganizerID != "" }
 
 // Defaults of the Graph settings: the public cloud.
 const (
-	DefaultGraphAuthorityHost = "https://login.microsoftonline.com/"
-	DefaultGraphEndpoint      = "https://graph.microsoft.com/v1.0"
+	DefaultGraphAuthorityHost = graph.DefaultAuthorityHost
+	DefaultGraphEndpoint      = graph.DefaultEndpoint
 	DefaultTeamsLobbyBypass   = "everyone"
 )
-
-// LobbyBypassScopes are the values of Graph's lobbyBypassScope.
-var LobbyBypassScopes = []string{"organizer", "organization", "organizationAndFederated", "everyone", "invited", "organizationExcludingGuests"}
 
 func (r *reader) teams() Teams {
 	t := Teams{
@@ -59,8 +58,8 @@ func (r *reader) teams() Teams {
 	if u, err := url.Parse(t.Endpoint); err == nil && strings.Trim(u.Path, "/") == "" {
 		r.fail("GRAPH_ENDPOINT", "must include the Graph version, such as https://graph.microsoft.com/v1.0")
 	}
-	if !slices.Contains(LobbyBypassScopes, t.LobbyBypass) {
-		r.fail("TEAMS_LOBBY_BYPASS", "must be one of "+strings.Join(LobbyBypassScopes, ", "))
+	if !slices.Contains(graph.LobbyBypassScopes, t.LobbyBypass) {
+		r.fail("TEAMS_LOBBY_BYPASS", "must be one of "+strings.Join(graph.LobbyBypassScopes, ", "))
 	}
 	if t.OrganizerID != "" {
 		if _, err := uuid.Parse(t.OrganizerID); err != nil {
