@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"switchboard/dev/devtls"
 	"switchboard/dev/entraemu"
 	"switchboard/dev/graphemu"
 )
@@ -17,27 +16,15 @@ import (
 // TestGraphSDK drives the Entra emulator with @azure/identity and the Graph
 // emulator's onlineMeetings with @microsoft/microsoft-graph-client.
 func TestGraphSDK(t *testing.T) {
-	cert, err := devtls.New("conformance")
+	tn, err := graphemu.StartTenant(graphemu.TenantOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	entra, err := entraemu.Start(entraemu.Options{TLS: cert})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = entra.Close() })
-	graph, err := graphemu.Start(graphemu.Options{TLS: cert, Tokens: entra})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = graph.Close() })
-	app := entra.RegisterApp(entraemu.App{ClientID: uuid.NewString(), Secret: "conformance~secret", Roles: []string{graphemu.RoleReadWrite}})
-	organizer, ungranted := uuid.NewString(), uuid.NewString()
-	graph.AddUser(organizer, "Organizer")
+	t.Cleanup(func() { _ = tn.Close() })
+	entra, graph, app, organizer, ungranted := tn.Entra, tn.Graph, tn.App, tn.Organizer, uuid.NewString()
 	graph.AddUser(ungranted, "Nobody granted")
-	graph.GrantAccessPolicy(app.ClientID, organizer)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, cert.PEM(), 0o644); err != nil {
+	if err := os.WriteFile(ca, tn.Cert.PEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

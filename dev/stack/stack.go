@@ -129,32 +129,22 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("push emulators: %w", err)
 	}
 	s.closers = append(s.closers, s.Push.Close)
-	// Entra and Graph share one certificate; SSL_CERT_FILE names a single
-	// file, so it goes in a bundle with the push emulators' certificate.
-	cert, err := devtls.New("Switchboard Entra and Graph emulators")
+	tenant, err := graphemu.StartTenant(graphemu.TenantOptions{EntraAddr: addr(opts.Ports.Entra), GraphAddr: addr(opts.Ports.Graph),
+		TenantID: DevTenantID, ClientID: DevGraphClientID, Organizer: DevTeamsOrganizer})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("entra and graph emulators: %w", err)
 	}
-	if s.Entra, err = entraemu.Start(entraemu.Options{Addr: addr(opts.Ports.Entra), TLS: cert, TenantID: DevTenantID}); err != nil {
-		return nil, fmt.Errorf("entra emulator: %w", err)
-	}
-	s.closers = append(s.closers, s.Entra.Close)
-	if s.Graph, err = graphemu.Start(graphemu.Options{Addr: addr(opts.Ports.Graph), TLS: cert, Tokens: s.Entra}); err != nil {
-		return nil, fmt.Errorf("graph emulator: %w", err)
-	}
-	s.closers = append(s.closers, s.Graph.Close)
-	s.Entra.AddGraphIdentifier(s.Graph.Origin())
-	s.GraphApp = s.Entra.RegisterApp(entraemu.App{ClientID: DevGraphClientID, Secret: randomKey(), Roles: []string{graphemu.RoleReadWrite}})
-	s.TeamsOrganizer = DevTeamsOrganizer
-	s.Graph.AddUser(s.TeamsOrganizer, "Switchboard Meetings")
-	s.Graph.GrantAccessPolicy(s.GraphApp.ClientID, s.TeamsOrganizer)
+	s.closers = append(s.closers, tenant.Close)
+	s.Entra, s.Graph, s.GraphApp, s.TeamsOrganizer = tenant.Entra, tenant.Graph, tenant.App, tenant.Organizer
+	// SSL_CERT_FILE names a single file: the push emulators' certificate and
+	// the Entra and Graph emulators' go in one bundle.
 	caDir, err := os.MkdirTemp("", "switchboard-ca-")
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() error { return os.RemoveAll(caDir) })
 	s.CAFile = filepath.Join(caDir, "ca.pem")
-	if err := devtls.WriteBundle(s.CAFile, s.Push.CAPEM(), cert.PEM()); err != nil {
+	if err := devtls.WriteBundle(s.CAFile, s.Push.CAPEM(), tenant.Cert.PEM()); err != nil {
 		return nil, err
 	}
 

@@ -14,7 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/uuid"
 
-	"switchboard/dev/devtls"
 	"switchboard/dev/entraemu"
 	"switchboard/dev/graphemu"
 	"switchboard/handler/internal/graph"
@@ -32,27 +31,13 @@ type env struct {
 // holds OnlineMeetings.ReadWrite.All and an access policy for the organizer.
 func start(t *testing.T) *env {
 	t.Helper()
-	cert, err := devtls.New("test")
+	tn, err := graphemu.StartTenant(graphemu.TenantOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	entra, err := entraemu.Start(entraemu.Options{TLS: cert})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = entra.Close() })
-	g, err := graphemu.Start(graphemu.Options{TLS: cert, Tokens: entra})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Close() })
-	entra.AddGraphIdentifier(g.Origin())
-	app := entra.RegisterApp(entraemu.App{ClientID: uuid.NewString(), Secret: "s3cret~value", Roles: []string{graphemu.RoleReadWrite}})
-	organizer := uuid.NewString()
-	g.AddUser(organizer, "Meeting Organizer")
-	g.GrantAccessPolicy(app.ClientID, organizer)
-	return &env{entra: entra, graph: g, app: app, organizer: organizer,
-		transport: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool()}}}}
+	t.Cleanup(func() { _ = tn.Close() })
+	return &env{entra: tn.Entra, graph: tn.Graph, app: tn.App, organizer: tn.Organizer,
+		transport: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tn.Cert.Pool()}}}}
 }
 
 func (e *env) client(t *testing.T, secret string) *graph.Client {
