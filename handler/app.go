@@ -19,6 +19,7 @@ import (
 	"switchboard/handler/internal/egress"
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/fanout"
+	"switchboard/handler/internal/graph"
 	"switchboard/handler/internal/health"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
@@ -130,6 +131,14 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		callOpts.Callbacks = calls.NewCallbackAuth(cfg.ACSCallbackOIDCConfig, cfg.ACSResourceID)
 	}
 	cls := calls.NewService(st, ids, spc, fan, pub, acsClient, callOpts)
+	if cfg.Teams.Enabled() {
+		meetings, err := newGraph(cfg.Teams)
+		if err != nil {
+			return nil, err
+		}
+		cls.EnableTeams(calls.TeamsOptions{Graph: meetings, Spaces: spc, Organizer: cfg.Teams.OrganizerID,
+			LobbyBypass: cfg.Teams.LobbyBypass, AppID: cfg.Teams.ClientID})
+	}
 	ids.OnErase(cls.EraseUser)
 
 	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg.QuotaUser), Service: quotaLimits(cfg.QuotaService)})
@@ -171,8 +180,23 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	calls.Routes(rt, authn, cls, limits)
 	calls.CallbackRoute(rt, cls)
 	relay.Routes(rt, authn, rel)
+	calls.TeamsRoutes(rt, authn, cls)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil
+}
+
+// newGraph builds the Graph client for Teams meetings: client credentials
+// when GRAPH_CLIENT_SECRET is set, otherwise the managed identity.
+func newGraph(t config.Teams) (*graph.Client, error) {
+	cred, err := graph.NewCredential(graph.CredentialConfig{TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret, AuthorityHost: t.AuthorityHost})
+	if err != nil {
+		return nil, fmt.Errorf("setting GRAPH_CLIENT_ID/GRAPH_CLIENT_SECRET: %w", err)
+	}
+	c, err := graph.NewClient(t.Endpoint, cred, nil)
+	if err != nil {
+		return nil, fmt.Errorf("setting GRAPH_ENDPOINT: %w", err)
+	}
+	return c, nil
 }
 
 // newSenders builds the push providers this deployment is configured for.

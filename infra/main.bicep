@@ -108,6 +108,27 @@ param turnTtlMinutes int = 60
 param quotaRelayPerHour int = 60
 param quotaServiceRelayPerHour int = 600
 
+@description('Teams meetings (POST /api/calls kind teams): the Entra object id of the licensed Teams user who organizes every meeting (empty: Teams meetings off). See docs/deploy.md, "Teams meetings".')
+param teamsOrganizerId string = ''
+
+@description('Who bypasses the lobby of the meetings Switchboard creates (Graph lobbyBypassSettings.scope); everyone lets ACS users in without an admit.')
+@allowed(['organizer', 'organization', 'organizationAndFederated', 'everyone', 'invited', 'organizationExcludingGuests'])
+param teamsLobbyBypass string = 'everyone'
+
+@description('Tenant of the Graph app (empty: this deployment\'s tenant).')
+param graphTenantId string = ''
+
+@description('Graph app (client) id: an app registration with a client secret, or empty to use the Function App\'s managed identity (preferred: no secret to rotate).')
+param graphClientId string = ''
+
+@description('Client secret of the graphClientId app registration (empty: the managed identity). Prefer a Key Vault reference in production.')
+@secure()
+param graphClientSecret string = ''
+
+@description('Entra authority host and Graph endpoint (version included); empty: the public cloud\'s. Set both for a national cloud.')
+param graphAuthorityHost string = ''
+param graphEndpoint string = ''
+
 param tablePrefix string = ''
 param logLevel string = 'info'
 
@@ -244,6 +265,14 @@ module functionApp 'modules/functionapp.bicep' = {
       TURN_TTL_MINUTES: string(turnTtlMinutes)
       QUOTA_RELAY_PER_HOUR: string(quotaRelayPerHour)
       QUOTA_SERVICE_RELAY_PER_HOUR: string(quotaServiceRelayPerHour)
+      TEAMS_ORGANIZER_ID: teamsOrganizerId
+      TEAMS_LOBBY_BYPASS: teamsLobbyBypass
+      GRAPH_TENANT_ID: empty(teamsOrganizerId) ? '' : (empty(graphTenantId) ? tenant().tenantId : graphTenantId)
+      // Without a secret: the user-assigned managed identity's client id.
+      GRAPH_CLIENT_ID: empty(teamsOrganizerId) ? '' : (empty(graphClientId) ? identity.properties.clientId : graphClientId)
+      GRAPH_CLIENT_SECRET: graphClientSecret
+      GRAPH_AUTHORITY_HOST: graphAuthorityHost
+      GRAPH_ENDPOINT: graphEndpoint
       LOG_LEVEL: logLevel
     }
   }

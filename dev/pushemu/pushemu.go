@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"switchboard/dev/devtls"
 )
 
 // Delivery is one push a device received.
@@ -48,7 +50,7 @@ type Emulators struct {
 	webURL string
 	caFile string
 	dir    string
-	tls    *tlsMaterial
+	tls    *devtls.Certificate
 
 	mu         sync.Mutex
 	deliveries []Delivery
@@ -77,11 +79,11 @@ func Start(opts Options) (*Emulators, error) {
 	if e.dir, err = os.MkdirTemp("", "pushemu-"); err != nil {
 		return nil, err
 	}
-	if e.tls, err = newTLSMaterial(); err != nil {
+	if e.tls, err = devtls.New("Switchboard push emulator"); err != nil {
 		return nil, err
 	}
 	e.caFile = filepath.Join(e.dir, "ca.pem")
-	if err := os.WriteFile(e.caFile, e.tls.certPEM, 0o644); err != nil {
+	if err := os.WriteFile(e.caFile, e.tls.PEM(), 0o644); err != nil {
 		return nil, err
 	}
 
@@ -90,7 +92,7 @@ func Start(opts Options) (*Emulators, error) {
 		return nil, fmt.Errorf("pushemu: %w", err)
 	}
 	e.nhURL = "https://" + nhLn.Addr().String() + "/"
-	e.nh = &http.Server{Handler: http.HandlerFunc(e.serveNH), TLSConfig: e.tls.serverConfig(), ReadHeaderTimeout: 5 * time.Second}
+	e.nh = &http.Server{Handler: http.HandlerFunc(e.serveNH), TLSConfig: e.tls.ServerConfig(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = e.nh.ServeTLS(nhLn, "", "") }()
 
 	webLn, err := net.Listen("tcp", orDefault(opts.HTTPAddr))
@@ -107,7 +109,7 @@ func Start(opts Options) (*Emulators, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(e.All())
 	})
-	e.web = &http.Server{Handler: mux, TLSConfig: e.tls.serverConfig(), ReadHeaderTimeout: 5 * time.Second}
+	e.web = &http.Server{Handler: mux, TLSConfig: e.tls.ServerConfig(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = e.web.ServeTLS(webLn, "", "") }()
 	return e, nil
 }

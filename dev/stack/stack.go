@@ -1,5 +1,6 @@
 // Package stack starts Switchboard's whole local stack: Azurite, the local
-// OIDC issuer, the ACS emulator, and the staged function app behind the
+// OIDC issuer, the ACS emulator, the push, Entra and Graph emulators, and
+// the staged function app behind the
 // Functions host stand-in, with the handler's settings pointing at them.
 // `make run`, the end-to-end tests and the benchmarks all start it here.
 package stack
@@ -12,13 +13,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"switchboard/dev/acsemu"
 	"switchboard/dev/appdir"
 	"switchboard/dev/azurite"
+	"switchboard/dev/devtls"
+	"switchboard/dev/entraemu"
 	"switchboard/dev/funchost"
+	"switchboard/dev/graphemu"
 	"switchboard/dev/oidc"
 	"switchboard/dev/pushemu"
 
@@ -36,9 +41,18 @@ var DevAccessKey = []byte("switchboard-dev-key-not-a-secret")
 // default list plus the loopback hosts the Web Push emulator listens on.
 const WebPushAllowedHosts = "fcm.googleapis.com,updates.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com,127.0.0.1,::1,localhost"
 
+// The Entra tenant, Graph app and Teams organizer of the local stack: fixed
+// ids, so logs and `make run` read the same every time (the secret is random).
+const (
+	DevTenantID       = "72f988bf-0000-4000-8000-00000000d3e0"
+	DevGraphClientID  = "5b1c1a2e-0000-4000-8000-00000000a991"
+	DevTeamsOrganizer = "0a7e2b1c-0000-4000-8000-0000000009a1"
+)
+
 // Ports fix where `make run` listens (0 = a random free port). Tests leave them 0.
 type Ports struct {
 	Host, Issuer, ACS, Azurite, NotificationHubs, PushReceivers int
+	Entra, Graph                                                int
 }
 
 // Options configure a stack.
@@ -52,6 +66,8 @@ type Options struct {
 	ACSAccessKey []byte
 	// Env overrides or adds handler settings ("KEY=value").
 	Env []string
+	// WithoutTeams leaves TEAMS_* and GRAPH_* unset (Teams meetings off).
+	WithoutTeams bool
 	// Stdout and Stderr receive the handler's output; default discard.
 	Stdout, Stderr io.Writer
 }
@@ -62,12 +78,21 @@ type Stack struct {
 	Issuer  *oidc.Issuer
 	ACS     *acsemu.Emulator
 	Push    *pushemu.Emulators
-	Host    *funchost.Host
+	Entra   *entraemu.Emulator
+	Graph   *graphemu.Emulator
+	// GraphApp is the app registration the handler's Graph credential is,
+	// and TeamsOrganizer the Entra user who organizes its meetings (a
+	// user of the Graph emulator's tenant whom the app's access policy grants).
+	GraphApp       entraemu.App
+	TeamsOrganizer string
+	Host           *funchost.Host
 	// Env is the handler's settings, as passed to it.
 	Env []string
 	// EventsKey is the key of the handler's direct Event Grid webhook.
 	EventsKey string
 	AppDir    string
+	// CAFile trusts every local TLS emulator (SSL_CERT_FILE; NODE_EXTRA_CA_CERTS for Node).
+	CAFile string
 
 	closers []func() error
 }
@@ -104,6 +129,25 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("push emulators: %w", err)
 	}
 	s.closers = append(s.closers, s.Push.Close)
+	tenant, err := graphemu.StartTenant(graphemu.TenantOptions{EntraAddr: addr(opts.Ports.Entra), GraphAddr: addr(opts.Ports.Graph),
+		TenantID: DevTenantID, ClientID: DevGraphClientID, Organizer: DevTeamsOrganizer})
+	if err != nil {
+		return nil, fmt.Errorf("entra and graph emulators: %w", err)
+	}
+	s.closers = append(s.closers, tenant.Close)
+	s.Entra, s.Graph, s.GraphApp, s.TeamsOrganizer = tenant.Entra, tenant.Graph, tenant.App, tenant.Organizer
+	// SSL_CERT_FILE names a single file: the push emulators' certificate and
+	// the Entra and Graph emulators' go in one bundle.
+	caDir, err := os.MkdirTemp("", "switchboard-ca-")
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() error { return os.RemoveAll(caDir) })
+	s.CAFile = filepath.Join(caDir, "ca.pem")
+	if err := devtls.WriteBundle(s.CAFile, s.Push.CAPEM(), tenant.Cert.PEM()); err != nil {
+		return nil, err
+	}
+
 	vapidPrivate, vapidPublic, err := webpush.GenerateVAPIDKeys()
 	if err != nil {
 		return nil, err
@@ -161,10 +205,21 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"PUSH_ALLOW_LOOPBACK_TARGETS=true",
 		"WEBPUSH_ALLOWED_HOSTS=" + WebPushAllowedHosts,
 		"EVENTS_WEBHOOK_KEY=" + s.EventsKey,
-		// The push emulators serve TLS with their own certificate: trust it the
-		// standard way (Go reads SSL_CERT_FILE), with no special code path.
-		"SSL_CERT_FILE=" + s.Push.CAFile(),
+		// The push, Entra and Graph emulators serve TLS with their own
+		// certificates: trust them the standard way (Go reads SSL_CERT_FILE),
+		// with no special code path.
+		"SSL_CERT_FILE=" + s.CAFile,
 		"LOG_LEVEL=info",
+	}
+	if !opts.WithoutTeams {
+		s.Env = append(s.Env,
+			"TEAMS_ORGANIZER_ID="+s.TeamsOrganizer,
+			"GRAPH_TENANT_ID="+s.Entra.TenantID(),
+			"GRAPH_CLIENT_ID="+s.GraphApp.ClientID,
+			"GRAPH_CLIENT_SECRET="+s.GraphApp.Secret,
+			"GRAPH_AUTHORITY_HOST="+s.Entra.AuthorityHost(),
+			"GRAPH_ENDPOINT="+s.Graph.Endpoint(),
+		)
 	}
 	s.Env = append(s.Env, opts.Env...)
 	out, errOut := opts.Stdout, opts.Stderr

@@ -1,6 +1,7 @@
 // Command devstack is `make run`: it starts Azurite, the local OIDC issuer,
-// the ACS emulator and the function app behind the Functions host stand-in,
-// shows the stack working, prints what to try, and stops it all on Ctrl-C.
+// the ACS, push, Entra and Graph emulators and the function app behind the
+// Functions host stand-in, shows the stack working, prints what to try, and
+// stops it all on Ctrl-C.
 package main
 
 import (
@@ -39,7 +40,7 @@ func run() error {
 	if *quiet {
 		logs = io.Discard
 	}
-	fmt.Println("Starting Switchboard's local stack (Azurite, OIDC issuer, ACS emulator, coturn, function app)...")
+	fmt.Println("Starting Switchboard's local stack (Azurite, OIDC issuer, ACS, push, Entra and Graph emulators, coturn, function app)...")
 	turn, turnEnv := startTURN(ctx)
 	if turn != nil {
 		defer turn.Close()
@@ -55,6 +56,9 @@ func run() error {
 			// Notification Hubs emulator and Web Push/webhook receivers.
 			NotificationHubs: preferPort(7703),
 			PushReceivers:    preferPort(7704),
+			// Entra token endpoint and Graph, for Teams meetings.
+			Entra: preferPort(7705),
+			Graph: preferPort(7706),
 		},
 		ACSAccessKey: stack.DevAccessKey,
 		Stdout:       logs,
@@ -87,13 +91,15 @@ Switchboard is running.
   Azurite        %s
   push emulators %s  (Notification Hubs)  and  %s  (what every device got)
   TURN           %s
+  Entra, Graph   %s  and  %s  (Teams meetings, organizer %s)
 
 Bearer tokens (valid 1 hour):
   export ALICE=%s
   export BOB=%s
 
 `, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(),
-		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), turnSummary(turn), alice, bob)
+		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), turnSummary(turn),
+		st.Entra.AuthorityHost(), st.Graph.Endpoint(), st.TeamsOrganizer, alice, bob)
 
 	if err := demo(ctx, base, alice, bob); err != nil {
 		return err
@@ -102,6 +108,9 @@ Bearer tokens (valid 1 hour):
 		return err
 	}
 	if err := demoRoomCall(ctx, st, base, alice, bob); err != nil {
+		return err
+	}
+	if err := demoTeamsMeeting(ctx, st, base, alice, bob); err != nil {
 		return err
 	}
 	carol, err := st.Token("carol", "Carol Example")
@@ -130,6 +139,7 @@ Bearer tokens (valid 1 hour):
   curl -s %[1]s/api/me     # no token: 401 with a problem body
   curl -s %[1]s/api/devices -H "Authorization: Bearer $BOB"
   curl -s -X POST %[1]s/api/relay -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' -d '{"ttlMinutes":10}'
+  curl -s -X POST %[1]s/api/calls -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' -d '{"kind":"teams","invitees":["bob"],"subject":"1:1"}'
   curl -sk %[2]s    # every push the emulators received
 
 Press Ctrl-C to stop.
@@ -293,6 +303,62 @@ func demoRelay(ctx context.Context, base, alice string, ts *turnserver.Server) e
 	}
 	defer relayed.Close()
 	fmt.Printf("  %-50s relayed address %s\n\n", "coturn allocates a relay with them", relayed.LocalAddr())
+	return nil
+}
+
+// demoTeamsMeeting: alice schedules a Teams meeting for her space (Graph
+// createOrGet, then the lobby bypass); bob's iPhone gets the invitation with
+// the meeting link; GET /api/calls/{id} and the space show the join details.
+func demoTeamsMeeting(ctx context.Context, st *stack.Stack, base, alice, bob string) error {
+	fmt.Println("A Teams meeting for a space:")
+	status, body, err := call(ctx, "POST", base+"/api/spaces", alice, `{"name":"Design team"}`)
+	if err != nil || status != 201 {
+		return fmt.Errorf("create space: %d %s %v", status, body, err)
+	}
+	var sp struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &sp)
+	path := "/api/spaces/" + sp.ID
+	fmt.Printf("  %-50s POST /api/spaces -> %d %s\n", "alice creates the space \"Design team\"", status, shorten(body))
+	if err := runSteps(ctx, base, []step{
+		{"alice invites bob to it", "PUT", path + "/members/bob", alice, "", 200},
+		{"bob accepts", "PUT", path + "/members/bob", bob, "", 200},
+	}); err != nil {
+		return err
+	}
+	starts := time.Now().Add(time.Hour).UTC().Truncate(time.Minute)
+	req := fmt.Sprintf(`{"kind":"teams","spaceId":%q,"invitees":["bob"],"subject":"Design review","startsAt":%q,"endsAt":%q}`,
+		sp.ID, starts.Format(time.RFC3339), starts.Add(30*time.Minute).Format(time.RFC3339))
+	status, body, err = call(ctx, "POST", base+"/api/calls", alice, req)
+	if err != nil || status != 201 {
+		return fmt.Errorf("create teams meeting: %d %s %v", status, body, err)
+	}
+	var c struct {
+		ID    string
+		Teams struct{ MeetingLink, MeetingID, Passcode string }
+	}
+	_ = json.Unmarshal([]byte(body), &c)
+	fmt.Printf("  %-50s POST /api/calls -> %d kind=teams id=%s\n", "alice schedules a Teams meeting for the space", status, c.ID)
+	for _, m := range st.Graph.Meetings() {
+		if m.ExternalID == c.ID {
+			fmt.Printf("  %-50s externalId=%s lobbyBypass=%s\n", "Graph (emulator) holds the meeting", m.ExternalID, m.LobbyBypassScope)
+		}
+	}
+	const handle = "5d2b8f0c1e3a4b6d7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
+	if got := st.Push.Received(handle); len(got) > 0 {
+		fmt.Printf("  %-50s %s\n", "bob's iPhone received", got[len(got)-1].Body)
+	}
+	_, view, _ := call(ctx, "GET", base+"/api/calls/"+c.ID, bob, "")
+	var v struct {
+		Teams json.RawMessage
+	}
+	_ = json.Unmarshal([]byte(view), &v)
+	fmt.Printf("  %-50s GET /api/calls/{id} -> teams=%s\n", "bob reads the join details", v.Teams)
+	_, space, _ := call(ctx, "GET", base+path, bob, "")
+	var s2 struct {
+		Meeting struct{ CallID, Subject string }
+	}
+	_ = json.Unmarshal([]byte(space), &s2)
+	fmt.Printf("  %-50s GET %s -> meeting=%s %q\n\n", "the space shows it to its members", path, s2.Meeting.CallID, s2.Meeting.Subject)
 	return nil
 }
 

@@ -99,6 +99,7 @@ type Service struct {
 	pub          *publish.Publisher
 	acs          ACS
 	opts         Options
+	teams        *TeamsOptions // nil: Teams meetings not configured
 	now          func() time.Time
 }
 
@@ -126,6 +127,7 @@ type call struct {
 	State      string    `json:"state"`
 	StateAt    time.Time `json:"stateAt"`
 	StateEvent string    `json:"stateEvent,omitempty"`
+	teamsMeeting
 }
 
 type invitee struct {
@@ -150,6 +152,8 @@ type CreateRequest struct {
 	SpaceID      string     `json:"spaceId"`
 	Subject      string     `json:"subject"`
 	ValidUntil   *time.Time `json:"validUntil"`
+	StartsAt     *time.Time `json:"startsAt"`
+	EndsAt       *time.Time `json:"endsAt"`
 }
 
 // Call is what the call routes answer.
@@ -163,6 +167,9 @@ type Call struct {
 	GroupCallID  string        `json:"groupCallId,omitempty"`
 	RoomID       string        `json:"roomId,omitempty"`
 	ValidUntil   *time.Time    `json:"validUntil,omitempty"`
+	StartsAt     *time.Time    `json:"startsAt,omitempty"`
+	EndsAt       *time.Time    `json:"endsAt,omitempty"`
+	Teams        *TeamsJoin    `json:"teams,omitempty"`
 	PhoneNumbers []string      `json:"phoneNumbers,omitempty"`
 	Invitees     []Invitee     `json:"invitees"`
 	Participants []Participant `json:"participants"`
@@ -189,8 +196,13 @@ type Participant struct {
 func (s *Service) Create(ctx context.Context, creator string, service bool, req CreateRequest) (Call, error) {
 	switch req.Kind {
 	case KindGroup, KindRoom, KindDial:
+	case KindTeams:
+		return s.createTeams(ctx, creator, service, req)
 	default:
-		return Call{}, fieldProblem("kind", "must be group, room or dial")
+		return Call{}, fieldProblem("kind", "must be group, room, dial or teams")
+	}
+	if req.StartsAt != nil || req.EndsAt != nil {
+		return Call{}, fieldProblem("startsAt", "only teams meetings take startsAt and endsAt")
 	}
 	for _, n := range req.PhoneNumbers {
 		if !acs.IsE164(n) {
@@ -387,6 +399,7 @@ func (s *Service) invite(ctx context.Context, id string, c call, by string, invi
 	for _, u := range invitees {
 		n := push.Notification{Type: "invitation", EventID: "invite-" + id + "-" + u.ACSUserID, CalleeID: u.ACSUserID,
 			Data: map[string]string{"callId": id, "kind": c.Kind, "groupCallId": c.GroupCallID, "roomId": c.RoomID, "invitedBy": by, "subject": c.Subject}}
+		c.pushData(n.Data)
 		if _, err := s.inviter.FanOut(ctx, n.EventID, u.ACSUserID, n); err != nil {
 			httpapi.Logger(ctx).Warn("invitation push incomplete", "callId", id, "userId", u.UserID, "err", err)
 		}
@@ -461,6 +474,7 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Call, error) {
 	out := Call{ID: id, Kind: c.Kind, State: c.State, Creator: c.Creator, Subject: c.Subject, SpaceID: c.SpaceID, GroupCallID: c.GroupCallID,
 		Invitees: []Invitee{}, Participants: []Participant{}}
 	out.RoomID = c.RoomID
+	c.teamsView(&out)
 	if !c.ValidUntil.IsZero() {
 		out.ValidUntil = &c.ValidUntil
 	}
@@ -543,6 +557,10 @@ func (s *Service) End(ctx context.Context, actor, id string) error {
 	case c.CallConnectionID != "":
 		if err := s.acs.TerminateCall(ctx, c.CallConnectionID); err != nil && !acs.IsNotFound(err) {
 			return acsError(err)
+		}
+	case c.TeamsMeetingID != "":
+		if err := s.endMeeting(ctx, id, c); err != nil {
+			return err
 		}
 	}
 	c.State, c.StateAt, c.StateEvent = "ended", s.now().UTC(), "ended-by-creator"

@@ -96,6 +96,10 @@ func (s *Service) deleteCall(ctx context.Context, id string, c call, invs map[st
 			if err := s.acs.TerminateCall(ctx, c.CallConnectionID); err != nil && !acs.IsNotFound(err) {
 				return acsError(err)
 			}
+		case c.TeamsMeetingID != "":
+			if err := s.eraseMeeting(ctx, id, c); err != nil {
+				return err
+			}
 		}
 	}
 	for _, key := range []string{"group:" + c.GroupCallID, "room:" + c.RoomID} {

@@ -75,6 +75,8 @@ type Config struct {
 	// of a service caller acting for a user (QUOTA_SERVICE_*).
 	QuotaUser, QuotaService Quotas
 
+	Teams Teams // TEAMS_* and GRAPH_*: Teams meetings through Microsoft Graph
+
 	EventGridTopicEndpoint string // EVENTGRID_TOPIC_ENDPOINT
 	EventGridTopicKey      string // EVENTGRID_TOPIC_KEY
 	EventsWebhookKey       string // EVENTS_WEBHOOK_KEY
@@ -129,6 +131,8 @@ var Settings = []string{
 	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
+	"TEAMS_ORGANIZER_ID", "TEAMS_LOBBY_BYPASS",
+	"GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_AUTHORITY_HOST", "GRAPH_ENDPOINT",
 	"LOG_LEVEL",
 }
 
@@ -246,6 +250,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 
 	r.turn(c)
+	c.Teams = r.teams()
 
 	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))
 	switch c.LogLevel {

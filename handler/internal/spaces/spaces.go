@@ -67,6 +67,7 @@ type space struct {
 	GroupCallID string    `json:"groupCallId,omitempty"`
 	CallSetBy   string    `json:"callSetBy,omitempty"`
 	CallSetAt   time.Time `json:"callSetAt,omitzero"`
+	meetingRow
 }
 
 // member is a row in the space's partition. Hidden marks an invitation the
@@ -97,6 +98,7 @@ type Space struct {
 	Owner   string   `json:"owner"`
 	Members []Member `json:"members"`
 	Call    *Call    `json:"call,omitempty"`
+	Meeting *Meeting `json:"meeting,omitempty"`
 }
 
 // Member is a member or an invited user. Only accepted members carry their
@@ -260,6 +262,7 @@ func (s *Service) view(ctx context.Context, p *partition) (Space, error) {
 	if p.space.GroupCallID != "" {
 		out.Call = &Call{GroupCallID: p.space.GroupCallID, SetBy: p.space.CallSetBy, SetAt: p.space.CallSetAt}
 	}
+	out.Meeting = p.space.meetingRow.view()
 	return out, nil
 }
 
