@@ -71,6 +71,8 @@ type Config struct {
 	EventGridTopicKey      string // EVENTGRID_TOPIC_KEY
 	EventsWebhookKey       string // EVENTS_WEBHOOK_KEY
 
+	ChatPushPreview bool // CHAT_PUSH_PREVIEW (default true)
+
 	LogLevel string // LOG_LEVEL
 }
 
@@ -96,6 +98,7 @@ var Settings = []string{
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
+	"CHAT_PUSH_PREVIEW",
 	"LOG_LEVEL",
 }
 
@@ -202,6 +205,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.EventsWebhookKey = r.str("EVENTS_WEBHOOK_KEY")
 	if k := c.EventsWebhookKey; k != "" && len(k) < 32 {
 		r.fail("EVENTS_WEBHOOK_KEY", "must be at least 32 characters (a random secret)")
+	}
+
+	c.ChatPushPreview = true
+	if r.str("CHAT_PUSH_PREVIEW") != "" {
+		c.ChatPushPreview = r.boolean("CHAT_PUSH_PREVIEW")
 	}
 
 	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -108,6 +109,10 @@ func (s *Service) FanOut(ctx context.Context, key, acsID string, n push.Notifica
 	devices, err := s.devices.ForACSUser(ctx, acsID)
 	if err != nil {
 		return res, fmt.Errorf("devices of %s: %w", acsID, err)
+	}
+	if n.Alert != nil {
+		// Something to show, not a call: PushKit tokens must not get it.
+		devices = slices.DeleteFunc(devices, func(d push.Device) bool { return d.VoIP })
 	}
 	if len(devices) == 0 {
 		log.Info("callee has no registered devices")

@@ -52,6 +52,7 @@ type Users interface {
 type Service struct {
 	spaces, memberships *store.Table
 	users               Users
+	chat                Chat
 	now                 func() time.Time
 }
 
@@ -97,6 +98,8 @@ type Space struct {
 	Owner   string   `json:"owner"`
 	Members []Member `json:"members"`
 	Call    *Call    `json:"call,omitempty"`
+	// ChatThreadID is the space's chat thread (when chat is on).
+	ChatThreadID string `json:"chatThreadId,omitempty"`
 }
 
 // Member is a member or an invited user. Only accepted members carry their
@@ -230,7 +233,12 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Space, error) {
 	if err != nil {
 		return Space{}, err
 	}
-	return s.view(ctx, p)
+	sp, err := s.view(ctx, p)
+	if err != nil {
+		return Space{}, err
+	}
+	s.withThread(ctx, p, &sp, true)
+	return sp, nil
 }
 
 func (s *Service) view(ctx context.Context, p *partition) (Space, error) {
@@ -361,6 +369,7 @@ func (s *Service) accept(ctx context.Context, userID, id string) (MemberState, e
 		}
 		return MemberState{}, store.ProblemFor(err)
 	}
+	s.syncChat(ctx, id)
 	return MemberState{SpaceID: id, UserID: userID, State: StateAccepted}, nil
 }
 
@@ -401,6 +410,7 @@ func (s *Service) unlink(ctx context.Context, id, userID string) error {
 	if err := s.memberships.Delete(ctx, userID, id, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.ProblemFor(err)
 	}
+	s.removeFromChat(ctx, id, userID)
 	return nil
 }
 
