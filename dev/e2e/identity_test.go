@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -324,6 +325,8 @@ func TestStorageFailureAfterIdentityCreatedLeavesNoOrphan(t *testing.T) {
 	// has created an identity, before the handler can record it.
 	var target atomic.Pointer[stack.Stack]
 	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		// The emulator serves https with its own certificate, as ACS does.
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: st.ACS.CertPool()}},
 		Rewrite: func(r *httputil.ProxyRequest) {
 			u, _ := url.Parse(target.Load().ACS.Endpoint())
 			r.SetURL(u)

@@ -18,6 +18,7 @@ import (
 	"switchboard/dev/acsemu"
 	"switchboard/dev/appdir"
 	"switchboard/dev/azurite"
+	"switchboard/dev/devcert"
 	"switchboard/dev/funchost"
 	"switchboard/dev/oidc"
 	"switchboard/dev/pushemu"
@@ -68,6 +69,8 @@ type Stack struct {
 	// EventsKey is the key of the handler's direct Event Grid webhook.
 	EventsKey string
 	AppDir    string
+	// CAFile trusts every emulator that serves TLS (NODE_EXTRA_CA_CERTS for Node clients).
+	CAFile string
 
 	closers []func() error
 }
@@ -95,7 +98,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.closers = append(s.closers, s.Issuer.Close)
 
-	if s.ACS, err = acsemu.Start(acsemu.Options{Addr: addr(opts.Ports.ACS), AccessKey: opts.ACSAccessKey}); err != nil {
+	// https, as ACS: the Chat SDK refuses plain http.
+	if s.ACS, err = acsemu.Start(acsemu.Options{Addr: addr(opts.Ports.ACS), AccessKey: opts.ACSAccessKey, TLS: true}); err != nil {
 		return nil, fmt.Errorf("acs emulator: %w", err)
 	}
 	s.closers = append(s.closers, s.ACS.Close)
@@ -104,6 +108,15 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("push emulators: %w", err)
 	}
 	s.closers = append(s.closers, s.Push.Close)
+	// Go reads one SSL_CERT_FILE: both emulators' certificates go in one bundle.
+	certDir, err := os.MkdirTemp("", "switchboard-certs-")
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() error { return os.RemoveAll(certDir) })
+	if s.CAFile, err = devcert.Bundle(certDir, s.Push.CAFile(), s.ACS.CAFile()); err != nil {
+		return nil, err
+	}
 	vapidPrivate, vapidPublic, err := webpush.GenerateVAPIDKeys()
 	if err != nil {
 		return nil, err
@@ -158,9 +171,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"PUSH_ALLOW_LOOPBACK_TARGETS=true",
 		"WEBPUSH_ALLOWED_HOSTS=" + WebPushAllowedHosts,
 		"EVENTS_WEBHOOK_KEY=" + s.EventsKey,
-		// The push emulators serve TLS with their own certificate: trust it the
-		// standard way (Go reads SSL_CERT_FILE), with no special code path.
-		"SSL_CERT_FILE=" + s.Push.CAFile(),
+		// The push and ACS emulators serve TLS with their own certificates:
+		// trust them the standard way (Go reads SSL_CERT_FILE), with no special code path.
+		"SSL_CERT_FILE=" + s.CAFile,
 		"LOG_LEVEL=info",
 	}
 	s.Env = append(s.Env, opts.Env...)
@@ -182,6 +195,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("functions host stand-in: %w", err)
 	}
 	s.closers = append(s.closers, s.Host.Close)
+	// ACS raises chat events through Event Grid, to the callevents function.
+	host := s.Host
+	s.ACS.SetEventSink(func(ctx context.Context, event []byte) error {
+		return host.DeliverEventGrid(ctx, "callevents", event)
+	})
 	return s, nil
 }
 
