@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -57,6 +58,7 @@ type ChatThreadState struct {
 	// Participants maps raw ids to display names.
 	Participants map[string]string
 	Messages     int
+	Metadata     map[string]string
 }
 
 type chatThread struct {
@@ -167,7 +169,8 @@ func (e *Emulator) ChatThread(id string) (ChatThreadState, bool) {
 }
 
 func (t *chatThread) copyState() ChatThreadState {
-	s := ChatThreadState{ID: t.id, Topic: t.topic, CreatedBy: t.createdBy, CreatedOn: t.createdOn, Participants: map[string]string{}, Messages: len(t.messages)}
+	s := ChatThreadState{ID: t.id, Topic: t.topic, CreatedBy: t.createdBy, CreatedOn: t.createdOn, Participants: map[string]string{}, Messages: len(t.messages),
+		Metadata: maps.Clone(t.metadata)}
 	for raw, p := range t.parts {
 		s.Participants[raw] = p.displayName
 	}
