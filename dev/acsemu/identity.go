@@ -213,3 +213,16 @@ func validScopes(w http.ResponseWriter, scopes []string) bool {
 	}
 	return true
 }
+
+// DeleteIdentity deletes identity id as the API would (its tokens fail and
+// it can no longer be added anywhere), for tests that need ACS to refuse a
+// user Switchboard still maps. It reports whether the identity was live.
+func (e *Emulator) DeleteIdentity(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ident, ok := e.liveIdentity(id)
+	if ok {
+		ident.deleted, ident.revision = true, ident.revision+1
+	}
+	return ok
+}

@@ -345,3 +345,49 @@ func TestChatPushWithoutPreview(t *testing.T) {
 		t.Fatalf("pushes %v, want one chatMessage without the text", got)
 	}
 }
+
+func TestChatHousekeepingReconcilesThreads(t *testing.T) {
+	p := "ch-" + uuid.NewString()[:8] + "-"
+	alice, dave, erin, frank := newChatUser(t, st, p+"alice", "Alice"), newChatUser(t, st, p+"dave", "Dave"), newChatUser(t, st, p+"erin", "Erin"), newChatUser(t, st, p+"frank", "Frank")
+	sp := alice.ok("POST", "/api/spaces", `{"name":"Housekeeping"}`, 201)
+	path := "/api/spaces/" + sp["id"].(string)
+	for _, u := range []*chatUser{dave, erin} {
+		alice.ok("PUT", path+"/members/"+u.id, "", 200)
+		u.ok("PUT", path+"/members/"+u.id, "", 200)
+	}
+	// ACS no longer knows dave (Switchboard still maps him): Chat refuses
+	// him in the batch that creates the thread; the others proceed.
+	if !st.ACS.DeleteIdentity(dave.acsID) {
+		t.Fatal("dave had no identity")
+	}
+	thread := alice.ok("GET", path, "", 200)["chatThreadId"].(string)
+	wantParticipants(t, st, thread, alice, erin)
+	if !strings.Contains(logs.String(), `"userId":"`+dave.id+`"`) {
+		t.Fatal("the refused participant was not logged with the user id")
+	}
+	// Reads do not ask Chat again about a refused participant; housekeeping does.
+	adds := st.ACS.Requests("AddChatParticipants")
+	alice.ok("GET", path, "", 200)
+	if n := st.ACS.Requests("AddChatParticipants"); n != adds {
+		t.Fatalf("a read retried the refused participant (%d adds)", n-adds)
+	}
+
+	// Out of band: erin removed, frank (no member) added, by alice's own client.
+	if status, out := alice.chat(t, st, "POST", "/chat/threads/"+url.PathEscape(thread)+"/participants/:remove", map[string]any{"rawId": erin.acsID, "communicationUser": map[string]string{"id": erin.acsID}}); status != 204 {
+		t.Fatalf("remove erin: %d %v", status, out)
+	}
+	if status, out := alice.chat(t, st, "POST", "/chat/threads/"+url.PathEscape(thread)+"/participants/:add", map[string]any{"participants": []any{map[string]any{"communicationIdentifier": map[string]any{"rawId": frank.acsID, "communicationUser": map[string]string{"id": frank.acsID}}}}}); status != 201 {
+		t.Fatalf("add frank: %d %v", status, out)
+	}
+	wantParticipants(t, st, thread, alice, frank)
+
+	res, err := st.Host.FireTimer(context.Background(), "housekeeping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("housekeeping: %v", res.Logs)
+	wantParticipants(t, st, thread, alice, erin)
+	if n := st.ACS.Requests("AddChatParticipants"); n == adds {
+		t.Fatal("housekeeping did not try the refused participant again")
+	}
+}

@@ -152,7 +152,13 @@ func (s *Service) Create(ctx context.Context, owner, name string) (Space, error)
 	if err != nil {
 		return Space{}, store.ProblemFor(err)
 	}
-	return s.Get(ctx, owner, id)
+	// No chat thread yet: it is made on the first read that needs it, so a
+	// burst of new spaces does not spend Chat's thread-creation rate.
+	p, err := s.loadFor(ctx, owner, id)
+	if err != nil {
+		return Space{}, err
+	}
+	return s.view(ctx, p)
 }
 
 // partition is a space as read in one query.
