@@ -1,8 +1,8 @@
 package e2e
 
 import (
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
