@@ -66,6 +66,9 @@ param eventGridTopicKey string = ''
 @secure()
 param eventsWebhookKey string = ''
 
+@description('Put the first 100 characters of a chat message in its push (false: only who wrote, and where).')
+param chatPushPreview bool = true
+
 param tablePrefix string = ''
 param logLevel string = 'info'
 
@@ -182,6 +185,7 @@ module functionApp 'modules/functionapp.bicep' = {
       EVENTGRID_TOPIC_ENDPOINT: eventGridTopicEndpoint
       EVENTGRID_TOPIC_KEY: eventGridTopicKey
       EVENTS_WEBHOOK_KEY: eventsWebhookKey
+      CHAT_PUSH_PREVIEW: chatPushPreview ? 'true' : 'false'
       LOG_LEVEL: logLevel
     }
   }
