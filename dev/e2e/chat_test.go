@@ -391,3 +391,24 @@ func TestChatHousekeepingReconcilesThreads(t *testing.T) {
 		t.Fatal("housekeeping did not try the refused participant again")
 	}
 }
+
+func TestThrottledThreadCreationIsRetriedByTheNextRead(t *testing.T) {
+	p := "ct-" + uuid.NewString()[:8] + "-"
+	alice := newChatUser(t, st, p+"alice", "Alice")
+	warm := alice.ok("POST", "/api/spaces", `{"name":"Warm-up"}`, 201)
+	alice.ok("GET", "/api/spaces/"+warm["id"].(string), "", 200) // the service identity and its token exist
+	sp := alice.ok("POST", "/api/spaces", `{"name":"Throttled"}`, 201)
+	path := "/api/spaces/" + sp["id"].(string)
+	creates := st.ACS.Requests("CreateChatThread")
+	// Chat asks for a longer wait than the ACS client waits: the space is
+	// still answered, without a thread yet.
+	st.ACS.FailNext(1, http.StatusTooManyRequests, 8*time.Second)
+	if r := alice.ok("GET", path, "", 200); r["chatThreadId"] != nil || st.ACS.Requests("CreateChatThread") != creates+1 {
+		t.Fatalf("a throttled creation answered a thread: %v", r)
+	}
+	thread, _ := alice.ok("GET", path, "", 200)["chatThreadId"].(string)
+	if thread == "" || len(threadsFor(st, "space:"+sp["id"].(string))) != 1 {
+		t.Fatalf("the next read made %q", thread)
+	}
+	wantParticipants(t, st, thread, alice)
+}
