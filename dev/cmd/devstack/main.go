@@ -81,12 +81,15 @@ Switchboard is running.
   Azurite        %s
   push emulators %s  (Notification Hubs)  and  %s  (what every device got)
 
+The emulators' TLS certificates (for a handler started by hand, e.g. func start):
+  export SSL_CERT_FILE=%s
+
 Bearer tokens (valid 1 hour):
   export ALICE=%s
   export BOB=%s
 
 `, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(),
-		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), alice, bob)
+		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), st.CAFile, alice, bob)
 
 	if err := demo(ctx, base, alice, bob); err != nil {
 		return err
