@@ -184,10 +184,7 @@ type chatHandler func(w http.ResponseWriter, r *http.Request, caller string)
 // revocation, chat scope), api-version.
 func (e *Emulator) chatOperation(name string, h chatHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		e.requests[name]++
-		e.mu.Unlock()
-		if !e.applyStatusFault(w) {
+		if !e.admit(name, w) {
 			return
 		}
 		if r.TLS == nil {
@@ -245,7 +242,7 @@ func (e *Emulator) createChatThread(w http.ResponseWriter, r *http.Request, call
 		Metadata        map[string]string     `json:"metadata"`
 		RetentionPolicy json.RawMessage       `json:"retentionPolicy"`
 	}
-	if !decodeChatBody(w, r, &req, true) {
+	if !decodeChatBody(w, r, &req) {
 		return
 	}
 	if strings.TrimSpace(req.Topic) == "" || len([]rune(req.Topic)) > chatMaxTopic {
@@ -364,7 +361,7 @@ func (e *Emulator) addChatParticipants(w http.ResponseWriter, r *http.Request, _
 	var req struct {
 		Participants []chatParticipantJSON `json:"participants"`
 	}
-	if !decodeChatBody(w, r, &req, true) {
+	if !decodeChatBody(w, r, &req) {
 		return
 	}
 	if len(req.Participants) == 0 || len(req.Participants) > MaxChatBatch {
@@ -383,7 +380,7 @@ func (e *Emulator) addChatParticipants(w http.ResponseWriter, r *http.Request, _
 
 func (e *Emulator) removeChatParticipant(w http.ResponseWriter, r *http.Request, _ string, t *chatThread) {
 	var id chatIdentifierJSON
-	if !decodeChatBody(w, r, &id, true) {
+	if !decodeChatBody(w, r, &id) {
 		return
 	}
 	raw := id.raw()
@@ -451,7 +448,7 @@ func (e *Emulator) sendChatMessage(w http.ResponseWriter, r *http.Request, calle
 		Type              string            `json:"type"`
 		Metadata          map[string]string `json:"metadata"`
 	}
-	if !decodeChatBody(w, r, &req, true) {
+	if !decodeChatBody(w, r, &req) {
 		return
 	}
 	switch req.Type {
@@ -573,31 +570,18 @@ func (e *Emulator) listChatMessages(w http.ResponseWriter, r *http.Request, call
 
 // decodeChatBody decodes a Chat request body: JSON (merge-patch for
 // remove), unknown fields refused as ACS's validation does.
-func decodeChatBody(w http.ResponseWriter, r *http.Request, dst any, required bool) bool {
+func decodeChatBody(w http.ResponseWriter, r *http.Request, dst any) bool {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if len(bytes.TrimSpace(body)) == 0 {
-		if required {
-			writeError(w, http.StatusBadRequest, "BadRequest", "the request body is required")
-			return false
-		}
-		return true
+		writeError(w, http.StatusBadRequest, "BadRequest", "the request body is required")
+		return false
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
 		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "the request body must be application/json")
 		return false
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "the request body is not valid: "+err.Error())
-		return false
-	}
-	if dec.More() {
-		writeError(w, http.StatusBadRequest, "BadRequest", "the request body has data after its JSON value")
-		return false
-	}
-	return true
+	return decodeStrict(w, body, dst, "BadRequest")
 }
 
 // newThreadID makes a thread id in ACS's form: 19:<hex>@thread.v2.

@@ -245,10 +245,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // through, in ACS's order: counting, injected faults, auth, api-version.
 func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		e.requests[name]++
-		e.mu.Unlock()
-		if !e.applyStatusFault(w) {
+		if !e.admit(name, w) {
 			return
 		}
 		body, err := e.authenticate(r)
@@ -264,6 +261,15 @@ func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
 		r.Body = readCloser{strings.NewReader(string(body))}
 		h(w, r)
 	}
+}
+
+// admit counts a request to the named operation and answers an injected
+// fault, if any; it reports whether the request should be served.
+func (e *Emulator) admit(name string, w http.ResponseWriter) bool {
+	e.mu.Lock()
+	e.requests[name]++
+	e.mu.Unlock()
+	return e.applyStatusFault(w)
 }
 
 // Requests returns how many requests reached the named operation

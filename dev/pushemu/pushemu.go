@@ -12,12 +12,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
+
+	"switchboard/dev/devcert"
 )
 
 // Delivery is one push a device received.
@@ -47,8 +47,7 @@ type Emulators struct {
 	web    *http.Server
 	webURL string
 	caFile string
-	dir    string
-	tls    *tlsMaterial
+	tls    *devcert.Cert
 
 	mu         sync.Mutex
 	deliveries []Delivery
@@ -74,23 +73,17 @@ func Start(opts Options) (*Emulators, error) {
 	}
 	e := &Emulators{opts: opts, gone: map[string]bool{}, subs: map[string]*subscription{}, hooks: map[string]string{}}
 	var err error
-	if e.dir, err = os.MkdirTemp("", "pushemu-"); err != nil {
+	if e.tls, err = devcert.New("Switchboard push emulator"); err != nil {
 		return nil, err
 	}
-	if e.tls, err = newTLSMaterial(); err != nil {
-		return nil, err
-	}
-	e.caFile = filepath.Join(e.dir, "ca.pem")
-	if err := os.WriteFile(e.caFile, e.tls.certPEM, 0o644); err != nil {
-		return nil, err
-	}
+	e.caFile = e.tls.File
 
 	nhLn, err := net.Listen("tcp", orDefault(opts.NHAddr))
 	if err != nil {
 		return nil, fmt.Errorf("pushemu: %w", err)
 	}
 	e.nhURL = "https://" + nhLn.Addr().String() + "/"
-	e.nh = &http.Server{Handler: http.HandlerFunc(e.serveNH), TLSConfig: e.tls.serverConfig(), ReadHeaderTimeout: 5 * time.Second}
+	e.nh = &http.Server{Handler: http.HandlerFunc(e.serveNH), TLSConfig: e.tls.ServerConfig(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = e.nh.ServeTLS(nhLn, "", "") }()
 
 	webLn, err := net.Listen("tcp", orDefault(opts.HTTPAddr))
@@ -107,7 +100,7 @@ func Start(opts Options) (*Emulators, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(e.All())
 	})
-	e.web = &http.Server{Handler: mux, TLSConfig: e.tls.serverConfig(), ReadHeaderTimeout: 5 * time.Second}
+	e.web = &http.Server{Handler: mux, TLSConfig: e.tls.ServerConfig(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = e.web.ServeTLS(webLn, "", "") }()
 	return e, nil
 }
@@ -139,8 +132,7 @@ func (e *Emulators) DeliveriesURL() string { return e.webURL + "/emulator/delive
 
 // Close stops both servers.
 func (e *Emulators) Close() error {
-	err := errors.Join(e.nh.Close(), e.web.Close())
-	os.RemoveAll(e.dir)
+	err := errors.Join(e.nh.Close(), e.web.Close(), e.tls.Close())
 	return err
 }
 

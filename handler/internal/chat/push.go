@@ -6,6 +6,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azsystemevents"
 
 	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/push"
 )
@@ -26,7 +27,7 @@ func (s *Service) MessageReceived(ctx context.Context, ev events.Event) error {
 		log.Error("malformed ChatMessageReceived event dropped", "err", err)
 		return nil
 	}
-	recipient, sender := rawID(data.RecipientCommunicationIdentifier), rawID(data.SenderCommunicationIdentifier)
+	recipient, sender := fanout.RawID(data.RecipientCommunicationIdentifier), fanout.RawID(data.SenderCommunicationIdentifier)
 	threadID, messageID := deref(data.ThreadID), deref(data.MessageID)
 	if recipient == "" || threadID == "" || messageID == "" {
 		log.Info("ChatMessageReceived without recipient, thread or message id; nothing to push")
@@ -72,19 +73,6 @@ func firstChars(s string, n int) string {
 		i++
 	}
 	return s
-}
-
-func rawID(id *azsystemevents.CommunicationIdentifierModel) string {
-	if id == nil {
-		return ""
-	}
-	if id.RawID != nil && *id.RawID != "" {
-		return *id.RawID
-	}
-	if id.CommunicationUser != nil && id.CommunicationUser.ID != nil {
-		return *id.CommunicationUser.ID
-	}
-	return ""
 }
 
 func deref(s *string) string {

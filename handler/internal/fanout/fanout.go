@@ -77,7 +77,7 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		httpapi.Logger(ctx).Error("malformed IncomingCall event dropped", "eventId", ev.ID, "err", err)
 		return nil
 	}
-	callee := rawID(data.ToCommunicationIdentifier)
+	callee := RawID(data.ToCommunicationIdentifier)
 	if data.ToCommunicationIdentifier == nil || data.ToCommunicationIdentifier.CommunicationUser == nil {
 		httpapi.Logger(ctx).Info("incoming call for a callee that is not an ACS user; nothing to push", "eventId", ev.ID, "to", callee)
 		return nil
@@ -87,7 +87,7 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		EventID:             ev.ID,
 		IncomingCallContext: deref(data.IncomingCallContext),
 		ServerCallID:        deref(data.ServerCallID),
-		CallerID:            rawID(data.FromCommunicationIdentifier),
+		CallerID:            RawID(data.FromCommunicationIdentifier),
 		CalleeID:            callee,
 		CallerDisplayName:   deref(data.CallerDisplayName),
 		CorrelationID:       deref(data.CorrelationID),
@@ -266,7 +266,8 @@ func (s *Service) Prune(ctx context.Context, keep time.Duration) (int, error) {
 	return len(old), nil
 }
 
-func rawID(id *azsystemevents.CommunicationIdentifierModel) string {
+// RawID is an event identifier's raw id (8:acs:..., 4:+1...), from its parts when rawId is absent.
+func RawID(id *azsystemevents.CommunicationIdentifierModel) string {
 	if id == nil {
 		return ""
 	}
