@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"switchboard/dev/acsemu"
+	"switchboard/dev/funchost"
 	"switchboard/dev/stack"
 )
 
@@ -135,7 +136,8 @@ func TestSpaceChatThreadFollowsMembership(t *testing.T) {
 	alice.ok("PUT", path+"/members/"+bob.id, "", 200)
 	alice.ok("PUT", path+"/members/"+carol.id, "", 200)
 
-	// Concurrent first reads create one thread, and all answer it.
+	// Concurrent first reads create one thread, with one request to Chat, and all answer it.
+	creates := st.ACS.Requests("CreateChatThread")
 	var wg sync.WaitGroup
 	got := make([]string, 8)
 	for i := range got {
@@ -155,8 +157,8 @@ func TestSpaceChatThreadFollowsMembership(t *testing.T) {
 			t.Fatalf("concurrent first reads answered threads %v, want one", got)
 		}
 	}
-	if n := len(threadsFor(st, "space:"+id)); n != 1 {
-		t.Fatalf("%d threads for the space, want 1", n)
+	if n := len(threadsFor(st, "space:"+id)); n != 1 || st.ACS.Requests("CreateChatThread") != creates+1 {
+		t.Fatalf("%d threads for the space from %d requests, want 1 from 1", n, st.ACS.Requests("CreateChatThread")-creates)
 	}
 	// Invited users are not participants; the owner is.
 	wantParticipants(t, st, thread, alice)
@@ -411,4 +413,62 @@ func TestThrottledThreadCreationIsRetriedByTheNextRead(t *testing.T) {
 		t.Fatalf("the next read made %q", thread)
 	}
 	wantParticipants(t, st, thread, alice)
+}
+
+// TestChatAcrossInstances: two fresh handler processes on new tables share
+// one chat identity and make one thread for a space both read at once.
+func TestChatAcrossInstances(t *testing.T) {
+	app, err := funchost.Load(st.AppDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(append([]string(nil), st.Env...), "TABLE_PREFIX=chat"+strings.ReplaceAll(uuid.NewString()[:8], "-", ""))
+	var hosts []*funchost.Host
+	for range 2 {
+		h, err := funchost.Start(context.Background(), app, funchost.Options{Env: env, Stdout: &logs, Stderr: &logs, ReadyTimeout: 30 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		hosts = append(hosts, h)
+	}
+	alice := [2]*client{hostClient(t, hosts[0], "ci-alice"), hostClient(t, hosts[1], "ci-alice")}
+	alice[0].ok("POST", "/api/token", `{"scopes":["chat"]}`, 200)
+	spaces := [2]string{}
+	for i := range spaces {
+		spaces[i] = alice[i].ok("POST", "/api/spaces", `{"name":"Shared"}`, 201)["id"].(string)
+	}
+	creates := st.ACS.Requests("CreateChatThread")
+	identities := st.ACS.Requests("CreateIdentity")
+	var wg sync.WaitGroup
+	got := make([]string, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := alice[i%2].do("GET", "/api/spaces/"+spaces[0], "")
+			var m map[string]any
+			_ = json.Unmarshal(r.body, &m)
+			got[i], _ = m["chatThreadId"].(string)
+		}()
+	}
+	wg.Wait()
+	for _, g := range got {
+		if g == "" || g != got[0] {
+			t.Fatalf("two instances answered threads %v, want one", got)
+		}
+	}
+	if n := st.ACS.Requests("CreateChatThread") - creates; n != 1 || len(threadsFor(st, "space:"+spaces[0])) != 1 {
+		t.Fatalf("%d thread creations, want 1", n)
+	}
+	if n := st.ACS.Requests("CreateIdentity") - identities; n != 1 {
+		t.Fatalf("%d chat identities created by two instances, want 1", n)
+	}
+	// The other instance's thread has the same creator.
+	second := alice[1].ok("GET", "/api/spaces/"+spaces[1], "", 200)["chatThreadId"].(string)
+	a, _ := st.ACS.ChatThread(got[0])
+	b, _ := st.ACS.ChatThread(second)
+	if a.CreatedBy == "" || a.CreatedBy != b.CreatedBy {
+		t.Fatalf("threads created by %q and %q, want one service identity", a.CreatedBy, b.CreatedBy)
+	}
 }

@@ -36,6 +36,10 @@ const (
 	partPrefix   = "p:"
 )
 
+// creatingWait is how long a creation may take before another request takes
+// it over, and how long readers wait for one.
+const creatingWait = 10 * time.Second
+
 // Participant states: added, or refused by Chat (retried by housekeeping).
 const (
 	stateAdded   = "added"
@@ -110,6 +114,8 @@ type threadState struct {
 	Topic       string    `json:"topic"`
 	HistoryFrom time.Time `json:"historyFrom"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// Attempt is when the current creator started; zero when nobody is creating.
+	Attempt time.Time `json:"attempt,omitzero"`
 }
 
 type participant struct {
@@ -189,19 +195,47 @@ func (s *Service) Sync(ctx context.Context, th Thread, members []Member, create 
 	return l.thread.ThreadID, s.apply(ctx, th, l, members, false)
 }
 
-// ensureThread creates the thread of th once: the request id is recorded
-// first, so every instance and every retry sends the same
-// repeatability-request-id and Chat makes one thread.
+// ensureThread creates the thread of th once. The thread row, with a fresh
+// repeatability request id, is inserted first: its inserter creates the
+// thread while concurrent readers wait for the id to appear. Whoever creates
+// sends that same repeatability-request-id, so a retry, or a takeover after
+// a creator went quiet, gets the same thread from Chat instead of a second.
 func (s *Service) ensureThread(ctx context.Context, th Thread, l *loaded) error {
-	for l.thread == nil {
-		st := threadState{RequestID: uuid.NewString(), Topic: th.Topic, HistoryFrom: th.HistoryFrom.UTC(), CreatedAt: s.now().UTC()}
-		etag, err := s.threads.Insert(ctx, th.Key, threadRow, st)
-		if err == nil {
-			l.thread, l.etag = &st, etag
-			break
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return store.ProblemFor(err)
+	deadline := s.now().Add(creatingWait)
+	for wait := 50 * time.Millisecond; ; wait = min(wait*2, 500*time.Millisecond) {
+		now := s.now().UTC()
+		switch {
+		case l.thread == nil:
+			st := threadState{RequestID: uuid.NewString(), Topic: th.Topic, HistoryFrom: th.HistoryFrom.UTC(), CreatedAt: now, Attempt: now}
+			etag, err := s.threads.Insert(ctx, th.Key, threadRow, st)
+			if err == nil {
+				l.thread, l.etag = &st, etag
+				return s.createThread(ctx, th, l)
+			}
+			if !errors.Is(err, store.ErrConflict) {
+				return store.ProblemFor(err)
+			}
+		case l.thread.ThreadID != "":
+			return nil
+		case !l.thread.Attempt.IsZero() && now.Sub(l.thread.Attempt) < creatingWait && now.Before(deadline):
+			// Another request is creating it: wait for its id.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		default:
+			// Nobody is creating it (a failed or abandoned attempt): take over.
+			claim := *l.thread
+			claim.Attempt = now
+			etag, err := s.threads.Replace(ctx, th.Key, threadRow, claim, l.etag)
+			if err == nil {
+				l.thread, l.etag = &claim, etag
+				return s.createThread(ctx, th, l)
+			}
+			if !errors.Is(err, store.ErrPreconditionFailed) && !errors.Is(err, store.ErrNotFound) {
+				return store.ProblemFor(err)
+			}
 		}
 		fresh, err := s.load(ctx, th.Key)
 		if err != nil {
@@ -209,42 +243,46 @@ func (s *Service) ensureThread(ctx context.Context, th Thread, l *loaded) error 
 		}
 		*l = *fresh
 	}
-	if l.thread.ThreadID != "" {
-		return nil
-	}
+}
+
+// createThread asks Chat for the thread of a row we hold the attempt of,
+// and records its id; a failed attempt is released so the next request
+// tries at once rather than waiting for us.
+func (s *Service) createThread(ctx context.Context, th Thread, l *loaded) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), creatingWait)
+	defer cancel()
 	self, err := s.identity.ID(ctx)
+	if err == nil {
+		topic := l.thread.Topic
+		if topic == "" {
+			topic = "Switchboard"
+		}
+		var created acs.ChatThread
+		created, _, err = s.chat.CreateChatThread(ctx, acs.CreateChatThreadOptions{
+			Topic:                  topic,
+			Participants:           []acs.ChatParticipant{{ID: self, DisplayName: "Switchboard"}},
+			Metadata:               map[string]string{"switchboard": th.Key},
+			RepeatabilityRequestID: l.thread.RequestID,
+		})
+		if err == nil {
+			l.thread.ThreadID = created.ID
+		} else {
+			err = acsProblem(err)
+		}
+	}
 	if err != nil {
+		// Release our attempt, unless someone took over meanwhile.
+		l.thread.Attempt = time.Time{}
+		_, _ = s.threads.Replace(ctx, th.Key, threadRow, *l.thread, l.etag)
 		return err
 	}
-	topic := l.thread.Topic
-	if topic == "" {
-		topic = "Switchboard"
-	}
-	created, _, err := s.chat.CreateChatThread(ctx, acs.CreateChatThreadOptions{
-		Topic:                  topic,
-		Participants:           []acs.ChatParticipant{{ID: self, DisplayName: "Switchboard"}},
-		Metadata:               map[string]string{"switchboard": th.Key},
-		RepeatabilityRequestID: l.thread.RequestID,
-	})
-	if err != nil {
-		return acsProblem(err)
-	}
-	l.thread.ThreadID = created.ID
-	etag, err := s.threads.Replace(ctx, th.Key, threadRow, *l.thread, l.etag)
-	if errors.Is(err, store.ErrPreconditionFailed) {
-		// Another instance recorded it meanwhile: with the same request id, the same thread.
-		fresh, err := s.load(ctx, th.Key)
-		if err != nil {
-			return err
-		}
-		*l = *fresh
-		return nil
-	}
-	if err != nil {
-		return store.ProblemFor(err)
+	// Unconditional: whoever else wrote meanwhile used the same request id, so the same thread.
+	etag, werr := s.threads.Replace(ctx, th.Key, threadRow, *l.thread, azcore.ETagAny)
+	if werr != nil {
+		return store.ProblemFor(werr)
 	}
 	l.etag = etag
-	httpapi.Logger(ctx).Info("created chat thread", "key", th.Key, "threadId", created.ID)
+	httpapi.Logger(ctx).Info("created chat thread", "key", th.Key, "threadId", l.thread.ThreadID)
 	return nil
 }
 
