@@ -472,3 +472,24 @@ func TestChatAcrossInstances(t *testing.T) {
 		t.Fatalf("threads created by %q and %q, want one service identity", a.CreatedBy, b.CreatedBy)
 	}
 }
+
+func TestThreadWithoutSwitchboardIsReplaced(t *testing.T) {
+	p := "cr-" + uuid.NewString()[:8] + "-"
+	alice := newChatUser(t, st, p+"alice", "Alice")
+	sp := alice.ok("POST", "/api/spaces", `{"name":"Hijacked"}`, 201)
+	path := "/api/spaces/" + sp["id"].(string)
+	old := alice.ok("GET", path, "", 200)["chatThreadId"].(string)
+	th, _ := st.ACS.ChatThread(old)
+	// A client removes Switchboard's identity: it can no longer manage the thread.
+	if status, out := alice.chat(t, st, "POST", "/chat/threads/"+url.PathEscape(old)+"/participants/:remove", map[string]any{"rawId": th.CreatedBy, "communicationUser": map[string]string{"id": th.CreatedBy}}); status != 204 {
+		t.Fatalf("remove Switchboard: %d %v", status, out)
+	}
+	if _, err := st.Host.FireTimer(context.Background(), "housekeeping"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := alice.ok("GET", path, "", 200)["chatThreadId"].(string)
+	if fresh == "" || fresh == old {
+		t.Fatalf("thread after housekeeping %q, want a new one instead of %q", fresh, old)
+	}
+	wantParticipants(t, st, fresh, alice)
+}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -463,6 +464,13 @@ func (s *Service) reconcile(ctx context.Context, key string) error {
 	// What Chat holds is the truth: participants we did not record (a lost
 	// write) are recorded so apply removes them when they do not belong.
 	listed, err := s.chat.ListChatParticipants(ctx, l.thread.ThreadID)
+	if statusOf(err) == http.StatusForbidden || acs.IsNotFound(err) {
+		// Someone removed Switchboard from the thread, or deleted it: it is
+		// out of our care. Forget it; the next read makes a new one.
+		httpapi.Logger(ctx).Warn("chat thread no longer reachable by Switchboard; a new one will be made", "key", key, "threadId", l.thread.ThreadID, "err", err)
+		l.thread.ThreadID = ""
+		return s.forgetRows(ctx, key, l)
+	}
 	if err != nil {
 		return acsProblem(err)
 	}
@@ -493,6 +501,15 @@ func (s *Service) reconcile(ctx context.Context, key string) error {
 	return s.apply(ctx, th, l, members, true)
 }
 
+// statusOf is the HTTP status of an ACS answer, or 0.
+func statusOf(err error) int {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode
+	}
+	return 0
+}
+
 // forget deletes the thread of an owner that is gone, with its rows.
 func (s *Service) forget(ctx context.Context, key string) error {
 	l, err := s.load(ctx, key)
@@ -500,10 +517,15 @@ func (s *Service) forget(ctx context.Context, key string) error {
 		return err
 	}
 	if l.thread.ThreadID != "" {
-		if err := s.chat.DeleteChatThread(ctx, l.thread.ThreadID); err != nil && !acs.IsNotFound(err) {
+		if err := s.chat.DeleteChatThread(ctx, l.thread.ThreadID); err != nil && !acs.IsNotFound(err) && statusOf(err) != http.StatusForbidden {
 			return acsProblem(err)
 		}
 	}
+	return s.forgetRows(ctx, key, l)
+}
+
+// forgetRows deletes what Switchboard recorded about a thread.
+func (s *Service) forgetRows(ctx context.Context, key string, l *loaded) error {
 	for uid := range l.parts {
 		if err := s.members.Delete(ctx, uid, key, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return store.ProblemFor(err)
