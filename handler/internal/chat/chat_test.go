@@ -184,3 +184,23 @@ func TestMessageReceived(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFirstChars: a preview is a prefix of the message, at most
+// PreviewChars characters, cut on a character boundary.
+func FuzzFirstChars(f *testing.F) {
+	f.Add("hello", 3)
+	f.Add(strings.Repeat("é", 120), PreviewChars)
+	f.Add("\xff\xfeabc", 2)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 0 || n > 1000 {
+			return
+		}
+		got := firstChars(s, n)
+		if !strings.HasPrefix(s, got) {
+			t.Fatalf("%q is not a prefix of %q", got, s)
+		}
+		if c := len([]rune(got)); c > n || (c < n && got != s) {
+			t.Fatalf("firstChars(%q, %d) = %q (%d characters)", s, n, got, c)
+		}
+	})
+}
