@@ -164,16 +164,6 @@ func (s *Service) load(ctx context.Context, key string) (*loaded, error) {
 	return l, nil
 }
 
-// ThreadID returns the thread of key, or "" when it has none yet.
-func (s *Service) ThreadID(ctx context.Context, key string) (string, error) {
-	var t threadState
-	_, err := s.threads.Get(ctx, key, threadRow, &t)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
-	return t.ThreadID, store.ProblemFor(err)
-}
-
 // Sync makes th's thread hold exactly members (those with an ACS id) plus
 // the service identity, creating it first when create is set, and returns
 // its id ("" when it has none and create is not set). Only the difference

@@ -78,13 +78,6 @@ func (i *Identity) ID(ctx context.Context) (string, error) {
 	return i.idLocked(ctx)
 }
 
-// Known returns the service identity's ACS id if this instance has read it.
-func (i *Identity) Known() string {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.id
-}
-
 func (i *Identity) idLocked(ctx context.Context) (string, error) {
 	if i.id != "" {
 		return i.id, nil
