@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -13,6 +14,7 @@ import (
 	"switchboard/handler/internal/acs"
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/calls"
+	"switchboard/handler/internal/chat"
 	"switchboard/handler/internal/config"
 	"switchboard/handler/internal/customhandler"
 	"switchboard/handler/internal/devices"
@@ -140,6 +142,13 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 			LobbyBypass: cfg.Teams.LobbyBypass, AppID: cfg.Teams.ClientID})
 	}
 	ids.OnErase(cls.EraseUser)
+	cht, err := newChat(cfg, st, acsClient, fan, spc, cls)
+	if err != nil {
+		return nil, err
+	}
+	if cht != nil {
+		ids.OnErase(cht.EraseUser)
+	}
 
 	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg.QuotaUser), Service: quotaLimits(cfg.QuotaService)})
 	if err != nil {
@@ -161,12 +170,15 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	dispatch := events.NewDispatcher()
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
 	cls.Events(dispatch)
+	if cht != nil {
+		dispatch.Handle(azsystemevents.TypeACSChatMessageReceived, cht.MessageReceived)
+	}
 
 	rt := httpapi.NewRouter(log)
 	rt.HandleFunc("GET /{$}", customhandler.Readiness)
 	fns := customhandler.NewFunctions()
 	fns.Register("callevents", dispatch.Function("event"))
-	fns.Register("housekeeping", housekeeping(devs, fan, limits))
+	fns.Register("housekeeping", housekeeping(devs, fan, limits, cht))
 	rt.Handle("POST /{function}", fns)
 	rt.Handle("POST /api/events", dispatch.Webhook(cfg.EventsWebhookKey))
 	rt.HandleFunc("OPTIONS /api/events", events.WebhookOptions)
@@ -241,10 +253,31 @@ func quotaLimits(q config.Quotas) quota.Limits {
 	}
 }
 
+// newChat builds chat threads for spaces and calls when clients may hold
+// chat tokens (TOKEN_SCOPES has chat); nil otherwise. Chat takes ACS user
+// tokens only: Switchboard acts there as an ACS identity of its own.
+func newChat(cfg *config.Config, st *store.Store, acsClient *acs.Client, fan *fanout.Service, spc *spaces.Service, cls *calls.Service) (*chat.Service, error) {
+	if !slices.Contains(cfg.TokenScopes, acs.ScopeChat) {
+		return nil, nil
+	}
+	self := chat.NewIdentity(st, acsClient)
+	client, err := acs.NewChatClient(acsClient.Endpoint(), self, nil)
+	if err != nil {
+		return nil, fmt.Errorf("setting ACS_CONNECTION_STRING/ACS_ENDPOINT: chat: %w", err)
+	}
+	cht := chat.NewService(st, self, client, fan, chat.Options{PushPreview: cfg.ChatPushPreview})
+	spc.SetChat(cht)
+	cls.SetChat(cht)
+	cht.AddSource(spaces.ChatKind, spc.ThreadSource)
+	cht.AddSource(calls.ChatKind, cls.ThreadSource)
+	return cht, nil
+}
+
 // housekeeping is the timer function: it deletes expired device
 // registrations, delivery claims Event Grid can no longer redeliver, and
-// quota rows none of whose windows count any more.
-func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limiter) customhandler.Func {
+// quota rows none of whose windows count any more, and reconciles chat
+// threads with their members (cht may be nil: chat off).
+func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limiter, cht *chat.Service) customhandler.Func {
 	return func(ctx context.Context, inv *customhandler.Invocation) (map[string]any, error) {
 		n, err := devs.DeleteExpired(ctx)
 		if err != nil {
@@ -261,6 +294,13 @@ func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limi
 			return nil, err
 		}
 		inv.Logf("deleted %d expired quota rows", q)
+		if cht != nil {
+			k, err := cht.Reconcile(ctx)
+			inv.Logf("reconciled %d chat threads", k)
+			if err != nil {
+				return nil, err
+			}
+		}
 		return nil, nil
 	}
 }

@@ -129,6 +129,9 @@ param graphClientSecret string = ''
 param graphAuthorityHost string = ''
 param graphEndpoint string = ''
 
+@description('Put the first 100 characters of a chat message in its push (false: only who wrote, and where).')
+param chatPushPreview bool = true
+
 param tablePrefix string = ''
 param logLevel string = 'info'
 
@@ -273,6 +276,7 @@ module functionApp 'modules/functionapp.bicep' = {
       GRAPH_CLIENT_SECRET: graphClientSecret
       GRAPH_AUTHORITY_HOST: graphAuthorityHost
       GRAPH_ENDPOINT: graphEndpoint
+      CHAT_PUSH_PREVIEW: chatPushPreview ? 'true' : 'false'
       LOG_LEVEL: logLevel
     }
   }

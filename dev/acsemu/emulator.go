@@ -5,13 +5,16 @@
 // faults (latency, throttling, server errors, a dead endpoint) on demand.
 // One file per ACS API: identity.go, rooms.go, callautomation.go (which
 // plays calls out by POSTing CloudEvent callbacks signed by the emulator's
-// own OIDC issuer, callbacks.go).
+// own OIDC issuer, callbacks.go), chat.go (authenticated by the ACS user
+// tokens the emulator issued, over https, raising ChatMessageReceived
+// events through an Event Grid sink).
 package acsemu
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,6 +26,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"switchboard/dev/devcert"
 )
 
 // Options configures an emulator. The zero value is usable.
@@ -40,6 +45,9 @@ type Options struct {
 	VerifyBearer func(token string) error
 	// Logger receives one line per refused request; default discards.
 	Logger *slog.Logger
+	// TLS serves https with a generated certificate (CAFile), as ACS does;
+	// the Chat SDK refuses plain http. Without it Start serves http.
+	TLS bool
 	// CallHoldTime is how long a call the emulator plays out stays up before
 	// its targets hang up; 0 means DefaultCallHoldTime, negative until the API ends it.
 	CallHoldTime time.Duration
@@ -76,8 +84,11 @@ type Emulator struct {
 	bg             context.Context
 	stopBG         context.CancelFunc
 
+	chat chatState
+
 	srv      *http.Server
 	endpoint string
+	cert     *devcert.Cert
 }
 
 // New builds an emulator without starting a server, to mount as a handler.
@@ -131,6 +142,7 @@ func New(opts Options) (*Emulator, error) {
 	e.routeRooms()
 	e.routeCallAutomation()
 	e.routeOIDC()
+	e.routeChat()
 	e.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
 	})
@@ -154,8 +166,18 @@ func Start(opts Options) (*Emulator, error) {
 	}
 	e.endpoint = "http://" + ln.Addr().String() + "/"
 	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	serve := func() error { return e.srv.Serve(ln) }
+	if opts.TLS {
+		if e.cert, err = devcert.New("Switchboard ACS emulator"); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("acsemu: %w", err)
+		}
+		e.endpoint = "https://" + ln.Addr().String() + "/"
+		e.srv.TLSConfig = e.cert.ServerConfig()
+		serve = func() error { return e.srv.ServeTLS(ln, "", "") }
+	}
 	go func() {
-		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			e.log.Error("acsemu: serve", "err", err)
 		}
 	}()
@@ -168,7 +190,28 @@ func (e *Emulator) Close() error {
 	if e.srv == nil {
 		return nil
 	}
-	return e.srv.Close()
+	err := e.srv.Close()
+	if e.cert != nil {
+		_ = e.cert.Close()
+	}
+	return err
+}
+
+// CAFile is the PEM file of the certificate an emulator started with TLS
+// serves ("" without TLS): point SSL_CERT_FILE or NODE_EXTRA_CA_CERTS at it.
+func (e *Emulator) CAFile() string {
+	if e.cert == nil {
+		return ""
+	}
+	return e.cert.File
+}
+
+// CertPool trusts the emulator's certificate (nil without TLS), for Go clients in tests.
+func (e *Emulator) CertPool() *x509.CertPool {
+	if e.cert == nil {
+		return nil
+	}
+	return e.cert.Pool
 }
 
 // Endpoint is the resource endpoint, e.g. http://127.0.0.1:36135/ (empty before Start).
@@ -202,10 +245,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // through, in ACS's order: counting, injected faults, auth, api-version.
 func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		e.requests[name]++
-		e.mu.Unlock()
-		if !e.applyStatusFault(w) {
+		if !e.admit(name, w) {
 			return
 		}
 		body, err := e.authenticate(r)
@@ -221,6 +261,15 @@ func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
 		r.Body = readCloser{strings.NewReader(string(body))}
 		h(w, r)
 	}
+}
+
+// admit counts a request to the named operation and answers an injected
+// fault, if any; it reports whether the request should be served.
+func (e *Emulator) admit(name string, w http.ResponseWriter) bool {
+	e.mu.Lock()
+	e.requests[name]++
+	e.mu.Unlock()
+	return e.applyStatusFault(w)
 }
 
 // Requests returns how many requests reached the named operation

@@ -178,14 +178,20 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) bool {
 		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "the request body must be application/json")
 		return false
 	}
+	return decodeStrict(w, body, dst, "ValidationError")
+}
+
+// decodeStrict decodes one JSON value with no unknown fields, answering 400
+// with ACS's error code for the API (code) itself.
+func decodeStrict(w http.ResponseWriter, body []byte, dst any, code string) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		writeError(w, http.StatusBadRequest, "ValidationError", "the request body is not valid: "+err.Error())
+		writeError(w, http.StatusBadRequest, code, "the request body is not valid: "+err.Error())
 		return false
 	}
 	if dec.More() {
-		writeError(w, http.StatusBadRequest, "ValidationError", "the request body has data after its JSON value")
+		writeError(w, http.StatusBadRequest, code, "the request body has data after its JSON value")
 		return false
 	}
 	return true
@@ -212,4 +218,17 @@ func validScopes(w http.ResponseWriter, scopes []string) bool {
 		}
 	}
 	return true
+}
+
+// DeleteIdentity deletes identity id as the API would (its tokens fail and
+// it can no longer be added anywhere), for tests that need ACS to refuse a
+// user Switchboard still maps. It reports whether the identity was live.
+func (e *Emulator) DeleteIdentity(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ident, ok := e.liveIdentity(id)
+	if ok {
+		ident.deleted, ident.revision = true, ident.revision+1
+	}
+	return ok
 }

@@ -1,9 +1,7 @@
 package acsemu
 
 import (
-	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -370,17 +368,7 @@ func decodeMergePatch(w http.ResponseWriter, r *http.Request, dst any) bool {
 		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "a PATCH body must be application/merge-patch+json")
 		return false
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "the request body is not valid: "+err.Error())
-		return false
-	}
-	if dec.More() {
-		writeError(w, http.StatusBadRequest, "BadRequest", "the request body has data after its JSON value")
-		return false
-	}
-	return true
+	return decodeStrict(w, body, dst, "BadRequest")
 }
 
 func writeRoomNotFound(w http.ResponseWriter, id string) {

@@ -49,6 +49,7 @@ var acsCallEvents = []string{
 	"Microsoft.Communication.CallEnded",
 	"Microsoft.Communication.CallParticipantAdded",
 	"Microsoft.Communication.CallParticipantRemoved",
+	"Microsoft.Communication.ChatMessageReceived",
 }
 
 // handlerSettings reads config.Settings, the settings the handler reads

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -280,6 +281,7 @@ func TestWrongACSKeyIs502(t *testing.T) {
 	wrongKey := base64.StdEncoding.EncodeToString([]byte("not-the-key-of-this-acs-resource"))
 	s, err := stack.Start(context.Background(), stack.Options{Binary: binary, Env: []string{
 		"ACS_CONNECTION_STRING=endpoint=" + st.ACS.Endpoint() + ";accesskey=" + wrongKey,
+		"SSL_CERT_FILE=" + st.CAFile, // the shared stack's emulators
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -324,6 +326,12 @@ func TestStorageFailureAfterIdentityCreatedLeavesNoOrphan(t *testing.T) {
 	// has created an identity, before the handler can record it.
 	var target atomic.Pointer[stack.Stack]
 	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		// The emulator serves https with its own certificate, as ACS does.
+		Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: target.Load().ACS.CertPool()}}
+			defer tr.CloseIdleConnections()
+			return tr.RoundTrip(r)
+		}),
 		Rewrite: func(r *httputil.ProxyRequest) {
 			u, _ := url.Parse(target.Load().ACS.Endpoint())
 			r.SetURL(u)
@@ -359,3 +367,7 @@ func TestStorageFailureAfterIdentityCreatedLeavesNoOrphan(t *testing.T) {
 		t.Fatalf("%d ACS identities left that no mapping records", n)
 	}
 }
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -120,7 +120,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.closers = append(s.closers, s.Issuer.Close)
 
-	if s.ACS, err = acsemu.Start(acsemu.Options{Addr: addr(opts.Ports.ACS), AccessKey: opts.ACSAccessKey}); err != nil {
+	// https, as ACS: the Chat SDK refuses plain http.
+	if s.ACS, err = acsemu.Start(acsemu.Options{Addr: addr(opts.Ports.ACS), AccessKey: opts.ACSAccessKey, TLS: true}); err != nil {
 		return nil, fmt.Errorf("acs emulator: %w", err)
 	}
 	s.closers = append(s.closers, s.ACS.Close)
@@ -136,15 +137,19 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.closers = append(s.closers, tenant.Close)
 	s.Entra, s.Graph, s.GraphApp, s.TeamsOrganizer = tenant.Entra, tenant.Graph, tenant.App, tenant.Organizer
-	// SSL_CERT_FILE names a single file: the push emulators' certificate and
-	// the Entra and Graph emulators' go in one bundle.
+	// SSL_CERT_FILE names a single file: the push, ACS, Entra and Graph
+	// emulators' certificates go in one bundle.
 	caDir, err := os.MkdirTemp("", "switchboard-ca-")
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() error { return os.RemoveAll(caDir) })
 	s.CAFile = filepath.Join(caDir, "ca.pem")
-	if err := devtls.WriteBundle(s.CAFile, s.Push.CAPEM(), tenant.Cert.PEM()); err != nil {
+	acsPEM, err := os.ReadFile(s.ACS.CAFile())
+	if err != nil {
+		return nil, fmt.Errorf("ACS emulator certificate: %w", err)
+	}
+	if err := devtls.WriteBundle(s.CAFile, s.Push.CAPEM(), tenant.Cert.PEM(), acsPEM); err != nil {
 		return nil, err
 	}
 
@@ -205,7 +210,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"PUSH_ALLOW_LOOPBACK_TARGETS=true",
 		"WEBPUSH_ALLOWED_HOSTS=" + WebPushAllowedHosts,
 		"EVENTS_WEBHOOK_KEY=" + s.EventsKey,
-		// The push, Entra and Graph emulators serve TLS with their own
+		// The push, ACS, Entra and Graph emulators serve TLS with their own
 		// certificates: trust them the standard way (Go reads SSL_CERT_FILE),
 		// with no special code path.
 		"SSL_CERT_FILE=" + s.CAFile,
@@ -240,6 +245,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("functions host stand-in: %w", err)
 	}
 	s.closers = append(s.closers, s.Host.Close)
+	// ACS raises chat events through Event Grid, to the callevents function.
+	host := s.Host
+	s.ACS.SetEventSink(func(ctx context.Context, event []byte) error {
+		return host.DeliverEventGrid(ctx, "callevents", event)
+	})
 	return s, nil
 }
 

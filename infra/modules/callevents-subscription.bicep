@@ -38,6 +38,7 @@ resource callevents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06
         'Microsoft.Communication.CallEnded'
         'Microsoft.Communication.CallParticipantAdded'
         'Microsoft.Communication.CallParticipantRemoved'
+        'Microsoft.Communication.ChatMessageReceived'
       ]
     }
     eventDeliverySchema: 'EventGridSchema'

@@ -93,13 +93,16 @@ Switchboard is running.
   TURN           %s
   Entra, Graph   %s  and  %s  (Teams meetings, organizer %s)
 
+The emulators' TLS certificates (for a handler started by hand, e.g. func start):
+  export SSL_CERT_FILE=%s
+
 Bearer tokens (valid 1 hour):
   export ALICE=%s
   export BOB=%s
 
 `, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(),
 		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), turnSummary(turn),
-		st.Entra.AuthorityHost(), st.Graph.Endpoint(), st.TeamsOrganizer, alice, bob)
+		st.Entra.AuthorityHost(), st.Graph.Endpoint(), st.TeamsOrganizer, st.CAFile, alice, bob)
 
 	if err := demo(ctx, base, alice, bob); err != nil {
 		return err
@@ -111,6 +114,9 @@ Bearer tokens (valid 1 hour):
 		return err
 	}
 	if err := demoTeamsMeeting(ctx, st, base, alice, bob); err != nil {
+		return err
+	}
+	if err := demoChat(ctx, st, base, alice, bob); err != nil {
 		return err
 	}
 	carol, err := st.Token("carol", "Carol Example")

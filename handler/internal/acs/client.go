@@ -205,7 +205,9 @@ type request struct {
 	// repeatable adds Repeatability-Request-ID/-First-Sent: ACS answers a
 	// resend of the same id (our retries) with the first result instead of acting twice.
 	repeatable bool
-	want       int
+	// header is set on the request as given (Chat's repeatability-request-id).
+	header http.Header
+	want   int
 }
 
 func (c *Client) send(ctx context.Context, rq request, out any) error {
@@ -219,6 +221,9 @@ func (c *Client) send(ctx context.Context, rq request, out any) error {
 		// Set once here, not per try: every retry must carry the same pair.
 		req.Raw().Header.Set("Repeatability-Request-ID", uuid.NewString())
 		req.Raw().Header.Set("Repeatability-First-Sent", time.Now().UTC().Format(http.TimeFormat))
+	}
+	for k, v := range rq.header {
+		req.Raw().Header[k] = v
 	}
 	if rq.body != nil {
 		b, err := json.Marshal(rq.body)

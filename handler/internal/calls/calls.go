@@ -98,6 +98,7 @@ type Service struct {
 	inviter      Inviter
 	pub          *publish.Publisher
 	acs          ACS
+	chat         Chat
 	opts         Options
 	teams        *TeamsOptions // nil: Teams meetings not configured
 	now          func() time.Time
@@ -128,6 +129,8 @@ type call struct {
 	StateAt    time.Time `json:"stateAt"`
 	StateEvent string    `json:"stateEvent,omitempty"`
 	teamsMeeting
+	// Chat gives the call its own chat thread, with its creator and invitees.
+	Chat bool `json:"chat,omitempty"`
 }
 
 type invitee struct {
@@ -154,6 +157,7 @@ type CreateRequest struct {
 	ValidUntil   *time.Time `json:"validUntil"`
 	StartsAt     *time.Time `json:"startsAt"`
 	EndsAt       *time.Time `json:"endsAt"`
+	Chat         bool       `json:"chat"`
 }
 
 // Call is what the call routes answer.
@@ -173,6 +177,7 @@ type Call struct {
 	PhoneNumbers []string      `json:"phoneNumbers,omitempty"`
 	Invitees     []Invitee     `json:"invitees"`
 	Participants []Participant `json:"participants"`
+	ChatThreadID string        `json:"chatThreadId,omitempty"`
 }
 
 // Invitee is an invited user.
@@ -229,6 +234,9 @@ func (s *Service) Create(ctx context.Context, creator string, service bool, req 
 			return Call{}, fieldProblem("invitees", "a dial call needs someone to dial")
 		}
 	}
+	if req.Chat && s.chat == nil {
+		return Call{}, httpapi.NotConfigured("chat threads", "TOKEN_SCOPES to include chat")
+	}
 	if httpapi.TooLong(req.Subject, 200) {
 		return Call{}, fieldProblem("subject", "at most 200 characters")
 	}
@@ -245,7 +253,7 @@ func (s *Service) Create(ctx context.Context, creator string, service bool, req 
 	}
 	id := uuid.NewString()
 	now := s.now().UTC()
-	c := call{Kind: req.Kind, Creator: creator, Subject: req.Subject, SpaceID: req.SpaceID, CreatedAt: now, State: "created"}
+	c := call{Kind: req.Kind, Creator: creator, Subject: req.Subject, SpaceID: req.SpaceID, CreatedAt: now, State: "created", Chat: req.Chat}
 	creatorUser, err := s.users.Profile(ctx, creator)
 	if req.Kind == KindRoom && (err != nil || creatorUser.ACSUserID == "") {
 		return Call{}, httpapi.NewProblem(http.StatusConflict, "no-acs-identity", "you need an ACS identity to join the room: call POST /api/token first")
@@ -490,6 +498,7 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Call, error) {
 		out.Participants = append(out.Participants, Participant{RawID: raw, UserID: p.UserID, DisplayName: p.DisplayName, State: p.State, Since: p.At})
 	}
 	slices.SortFunc(out.Participants, func(a, b Participant) int { return strings.Compare(a.RawID, b.RawID) })
+	out.ChatThreadID = s.withThread(ctx, id, c, invs)
 	return out, nil
 }
 

@@ -87,6 +87,8 @@ type Config struct {
 	TURNUserKey              string   // TURN_USER_KEY: keys the opaque user part; default derived from TURN_SHARED_SECRET
 	TURNTTLMinutes           int      // TURN_TTL_MINUTES: default and longest credential lifetime
 
+	ChatPushPreview bool // CHAT_PUSH_PREVIEW (default true)
+
 	LogLevel string // LOG_LEVEL
 }
 
@@ -133,6 +135,7 @@ var Settings = []string{
 	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
 	"TEAMS_ORGANIZER_ID", "TEAMS_LOBBY_BYPASS",
 	"GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_AUTHORITY_HOST", "GRAPH_ENDPOINT",
+	"CHAT_PUSH_PREVIEW",
 	"LOG_LEVEL",
 }
 
@@ -251,6 +254,10 @@ func Load(getenv func(string) string) (*Config, error) {
 
 	r.turn(c)
 	c.Teams = r.teams()
+	c.ChatPushPreview = true
+	if r.str("CHAT_PUSH_PREVIEW") != "" {
+		c.ChatPushPreview = r.boolean("CHAT_PUSH_PREVIEW")
+	}
 
 	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))
 	switch c.LogLevel {

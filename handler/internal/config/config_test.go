@@ -35,6 +35,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.ACSCallbackOIDCConfig != DefaultCallbackOIDCConfig || c.DeviceTTL != 60*24*time.Hour || c.MaxDevices != 20 {
 		t.Errorf("defaults: %+v", c)
 	}
+	if !c.ChatPushPreview {
+		t.Error("CHAT_PUSH_PREVIEW defaults to true")
+	}
 	if c.PushAllowLoopbackTargets || c.WebPushAllowedHosts.String() != DefaultWebPushAllowedHosts {
 		t.Errorf("egress defaults: loopback %v, hosts %q", c.PushAllowLoopbackTargets, c.WebPushAllowedHosts)
 	}
@@ -49,9 +52,13 @@ func TestLoadEgressSettings(t *testing.T) {
 	env := base()
 	env["WEBPUSH_ALLOWED_HOSTS"] = "push.example.com, *.push.example.net,127.0.0.1"
 	env["PUSH_ALLOW_LOOPBACK_TARGETS"] = "true"
+	env["CHAT_PUSH_PREVIEW"] = "false"
 	c, err := load(env)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.ChatPushPreview {
+		t.Error("CHAT_PUSH_PREVIEW=false read as true")
 	}
 	if !c.PushAllowLoopbackTargets || !c.WebPushAllowedHosts.Allows("a.push.example.net") || !c.WebPushAllowedHosts.Allows("127.0.0.1") || c.WebPushAllowedHosts.Allows("fcm.googleapis.com") {
 		t.Errorf("loopback %v, hosts %q", c.PushAllowLoopbackTargets, c.WebPushAllowedHosts)
@@ -70,6 +77,7 @@ func TestLoadRejects(t *testing.T) {
 		{"both storage", map[string]string{"STORAGE_TABLE_ENDPOINT": "https://a.table.core.windows.net"}, "STORAGE_CONNECTION_STRING"},
 		{"http storage endpoint", map[string]string{"STORAGE_CONNECTION_STRING": "", "STORAGE_TABLE_ENDPOINT": "http://a.table.core.windows.net"}, "STORAGE_TABLE_ENDPOINT"},
 		{"bad prefix", map[string]string{"TABLE_PREFIX": "1abc"}, "TABLE_PREFIX"},
+		{"chat preview not a bool", map[string]string{"CHAT_PUSH_PREVIEW": "maybe"}, "CHAT_PUSH_PREVIEW"},
 		{"no acs", map[string]string{"ACS_CONNECTION_STRING": ""}, "ACS_CONNECTION_STRING"},
 		{"garbled acs", map[string]string{"ACS_CONNECTION_STRING": "hello"}, "ACS_CONNECTION_STRING"},
 		{"acs key not base64", map[string]string{"ACS_CONNECTION_STRING": "endpoint=https://x.communication.azure.com/;accesskey=***"}, "ACS_CONNECTION_STRING"},

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,7 +77,7 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		httpapi.Logger(ctx).Error("malformed IncomingCall event dropped", "eventId", ev.ID, "err", err)
 		return nil
 	}
-	callee := rawID(data.ToCommunicationIdentifier)
+	callee := RawID(data.ToCommunicationIdentifier)
 	if data.ToCommunicationIdentifier == nil || data.ToCommunicationIdentifier.CommunicationUser == nil {
 		httpapi.Logger(ctx).Info("incoming call for a callee that is not an ACS user; nothing to push", "eventId", ev.ID, "to", callee)
 		return nil
@@ -86,7 +87,7 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		EventID:             ev.ID,
 		IncomingCallContext: deref(data.IncomingCallContext),
 		ServerCallID:        deref(data.ServerCallID),
-		CallerID:            rawID(data.FromCommunicationIdentifier),
+		CallerID:            RawID(data.FromCommunicationIdentifier),
 		CalleeID:            callee,
 		CallerDisplayName:   deref(data.CallerDisplayName),
 		CorrelationID:       deref(data.CorrelationID),
@@ -108,6 +109,10 @@ func (s *Service) FanOut(ctx context.Context, key, acsID string, n push.Notifica
 	devices, err := s.devices.ForACSUser(ctx, acsID)
 	if err != nil {
 		return res, fmt.Errorf("devices of %s: %w", acsID, err)
+	}
+	if n.Alert != nil {
+		// Something to show, not a call: PushKit tokens must not get it.
+		devices = slices.DeleteFunc(devices, func(d push.Device) bool { return d.VoIP })
 	}
 	if len(devices) == 0 {
 		log.Info("callee has no registered devices")
@@ -261,7 +266,8 @@ func (s *Service) Prune(ctx context.Context, keep time.Duration) (int, error) {
 	return len(old), nil
 }
 
-func rawID(id *azsystemevents.CommunicationIdentifierModel) string {
+// RawID is an event identifier's raw id (8:acs:..., 4:+1...), from its parts when rawId is absent.
+func RawID(id *azsystemevents.CommunicationIdentifierModel) string {
 	if id == nil {
 		return ""
 	}

@@ -187,3 +187,12 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("a recent claim was pruned: %v", err)
 	}
 }
+
+func TestAlertsSkipVoIPDevices(t *testing.T) {
+	s, devs, p := newService(t, 2)
+	devs.list[0].Provider, devs.list[0].VoIP = push.APNs, true
+	res, err := s.FanOut(context.Background(), "chat-1", "8:acs:u", push.Notification{Type: "chatMessage", Alert: &push.Alert{Title: "a"}})
+	if err != nil || res.Sent != 1 || p.sent["d00"] != 0 || p.sent["d01"] != 1 {
+		t.Fatalf("an alert fan-out: %+v %v, sent %v; want only the non-VoIP device", res, err, p.sent)
+	}
+}

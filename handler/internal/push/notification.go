@@ -19,7 +19,7 @@ const (
 
 // Notification is what a device is woken with.
 type Notification struct {
-	// Type is "incomingCall" or "invitation".
+	// Type is "incomingCall", "invitation" or "chatMessage".
 	Type string `json:"type"`
 	// EventID identifies the event being delivered (receivers de-duplicate on it).
 	EventID string `json:"eventId"`
@@ -33,6 +33,16 @@ type Notification struct {
 	CorrelationID     string `json:"correlationId,omitempty"`
 	// Data carries other notification types' fields (an invitation's call id, kind, subject).
 	Data map[string]string `json:"data,omitempty"`
+	// Alert, when set, is something to show the user (a chat message): iOS
+	// gets an alert push with it, and VoIP devices get nothing, since a VoIP
+	// push not reported to CallKit gets the app killed.
+	Alert *Alert `json:"-"`
+}
+
+// Alert is the visible part of an alert push.
+type Alert struct {
+	Title string `json:"title"`
+	Body  string `json:"body"`
 }
 
 // ErrTooLarge means a payload does not fit its provider even with every optional field dropped.
@@ -45,6 +55,7 @@ func fit(n Notification, limit int, enc func(Notification) ([]byte, error)) ([]b
 		func(n *Notification) { n.CallerDisplayName = "" },
 		func(n *Notification) { n.CorrelationID = "" },
 		func(n *Notification) { n.Data = without(n.Data, "subject") },
+		func(n *Notification) { n.Data = without(n.Data, "preview") },
 	}
 	for i := 0; ; i++ {
 		b, err := enc(n)
@@ -83,7 +94,11 @@ func APNsBody(n Notification, voip bool) ([]byte, error) {
 	}
 	return fit(n, limit, func(n Notification) ([]byte, error) {
 		aps := map[string]any{}
-		if !voip {
+		switch {
+		case n.Alert != nil && !voip:
+			aps["alert"] = n.Alert
+			aps["sound"] = "default"
+		case !voip:
 			aps["content-available"] = 1
 		}
 		return json.Marshal(struct {

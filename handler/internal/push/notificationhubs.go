@@ -154,6 +154,10 @@ func SASToken(keyName, key, audience string, expiry time.Time) string {
 	return "SharedAccessSignature sr=" + sr + "&sig=" + sig + "&se=" + se + "&skn=" + url.QueryEscape(keyName)
 }
 
+// ErrAlertToVoIP refuses an alert notification for a PushKit (VoIP) token;
+// the fan-out skips such devices before it gets here.
+var ErrAlertToVoIP = errors.New("an alert notification cannot go to a VoIP (PushKit) token")
+
 // Send delivers n to an APNs or FCM device by direct send.
 func (h *NotificationHub) Send(ctx context.Context, d Device, n Notification) error {
 	var body []byte
@@ -163,7 +167,13 @@ func (h *NotificationHub) Send(ctx context.Context, d Device, n Notification) er
 	case APNs:
 		body, err = APNsBody(n, d.VoIP)
 		headers["ServiceBusNotification-Format"] = "apple"
-		if d.VoIP {
+		switch {
+		case d.VoIP && n.Alert != nil:
+			return &SendError{Provider: APNs, Err: ErrAlertToVoIP}
+		case n.Alert != nil:
+			headers["apns-push-type"] = "alert"
+			headers["apns-priority"] = "10"
+		case d.VoIP:
 			if h.topic == "" {
 				return &SendError{Provider: APNs, Err: fmt.Errorf("%w: APNS_VOIP_TOPIC is not set", ErrProviderNotConfigured)}
 			}
@@ -171,7 +181,7 @@ func (h *NotificationHub) Send(ctx context.Context, d Device, n Notification) er
 			headers["apns-priority"] = "10"
 			headers["apns-topic"] = h.topic
 			headers["apns-expiration"] = strconv.FormatInt(time.Now().Add(30*time.Second).Unix(), 10)
-		} else {
+		default:
 			headers["apns-push-type"] = "background"
 			headers["apns-priority"] = "5"
 		}

@@ -118,3 +118,32 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+func TestAlertBodies(t *testing.T) {
+	n := Notification{Type: "chatMessage", EventID: "chat-1-8:acs:b", Alert: &Alert{Title: "Alice", Body: "hello"},
+		Data: map[string]string{"threadId": "19:t@thread.v2", "preview": "hello"}}
+	b, err := APNsBody(n, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		APS  map[string]any    `json:"aps"`
+		Data map[string]string `json:"data"`
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatal(err)
+	}
+	alert, _ := a.APS["alert"].(map[string]any)
+	if alert["title"] != "Alice" || alert["body"] != "hello" || a.APS["content-available"] != nil || a.Data["threadId"] != "19:t@thread.v2" {
+		t.Fatalf("apns alert body %s", b)
+	}
+	if j, _ := JSONBody(n, WebhookLimit); strings.Contains(string(j), "alert") {
+		t.Fatalf("the alert leaked into the JSON body: %s", j)
+	}
+	// A preview is dropped before the notification is refused.
+	big := n
+	big.Data = map[string]string{"threadId": "t", "preview": strings.Repeat("p", FCMLimit)}
+	if f, err := FCMBody(big); err != nil || strings.Contains(string(f), "ppp") {
+		t.Fatalf("oversize preview: %v %s", err, f)
+	}
+}

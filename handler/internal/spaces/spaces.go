@@ -52,6 +52,7 @@ type Users interface {
 type Service struct {
 	spaces, memberships *store.Table
 	users               Users
+	chat                Chat
 	now                 func() time.Time
 }
 
@@ -99,6 +100,8 @@ type Space struct {
 	Members []Member `json:"members"`
 	Call    *Call    `json:"call,omitempty"`
 	Meeting *Meeting `json:"meeting,omitempty"`
+	// ChatThreadID is the space's chat thread (when chat is on).
+	ChatThreadID string `json:"chatThreadId,omitempty"`
 }
 
 // Member is a member or an invited user. Only accepted members carry their
@@ -151,7 +154,13 @@ func (s *Service) Create(ctx context.Context, owner, name string) (Space, error)
 	if err != nil {
 		return Space{}, store.ProblemFor(err)
 	}
-	return s.Get(ctx, owner, id)
+	// No chat thread yet: it is made on the first read that needs it, so a
+	// burst of new spaces does not spend Chat's thread-creation rate.
+	p, err := s.loadFor(ctx, owner, id)
+	if err != nil {
+		return Space{}, err
+	}
+	return s.view(ctx, p)
 }
 
 // partition is a space as read in one query.
@@ -232,7 +241,12 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Space, error) {
 	if err != nil {
 		return Space{}, err
 	}
-	return s.view(ctx, p)
+	sp, err := s.view(ctx, p)
+	if err != nil {
+		return Space{}, err
+	}
+	s.withThread(ctx, p, &sp, true)
+	return sp, nil
 }
 
 func (s *Service) view(ctx context.Context, p *partition) (Space, error) {
@@ -364,6 +378,7 @@ func (s *Service) accept(ctx context.Context, userID, id string) (MemberState, e
 		}
 		return MemberState{}, store.ProblemFor(err)
 	}
+	s.syncChat(ctx, id)
 	return MemberState{SpaceID: id, UserID: userID, State: StateAccepted}, nil
 }
 
@@ -404,6 +419,7 @@ func (s *Service) unlink(ctx context.Context, id, userID string) error {
 	if err := s.memberships.Delete(ctx, userID, id, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.ProblemFor(err)
 	}
+	s.removeFromChat(ctx, id, userID)
 	return nil
 }
 

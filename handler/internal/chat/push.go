@@ -1,0 +1,83 @@
+package chat
+
+import (
+	"context"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azsystemevents"
+
+	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/fanout"
+	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/push"
+)
+
+// PreviewChars is how much of a message its push shows.
+const PreviewChars = 100
+
+// MessageReceived handles Microsoft.Communication.ChatMessageReceived, which
+// ACS raises once per recipient: the recipient's devices get a chatMessage
+// push, once per device per message however often the event is delivered
+// (the fan-out's claims are keyed by message and recipient). iOS devices
+// get an alert push, never a VoIP one. Messages the service identity sends
+// push nothing; an unknown recipient has no devices and gets nothing.
+func (s *Service) MessageReceived(ctx context.Context, ev events.Event) error {
+	log := httpapi.Logger(ctx).With("eventId", ev.ID)
+	var data azsystemevents.ACSChatMessageReceivedEventData
+	if err := ev.DecodeData(&data); err != nil {
+		log.Error("malformed ChatMessageReceived event dropped", "err", err)
+		return nil
+	}
+	recipient, sender := fanout.RawID(data.RecipientCommunicationIdentifier), fanout.RawID(data.SenderCommunicationIdentifier)
+	threadID, messageID := deref(data.ThreadID), deref(data.MessageID)
+	if recipient == "" || threadID == "" || messageID == "" {
+		log.Info("ChatMessageReceived without recipient, thread or message id; nothing to push")
+		return nil
+	}
+	if self, err := s.identity.ID(ctx); err != nil {
+		return err
+	} else if sender == self || recipient == self {
+		return nil
+	}
+	n := push.Notification{
+		Type:     "chatMessage",
+		EventID:  "chat-" + messageID + "-" + recipient,
+		CalleeID: recipient,
+		Data: map[string]string{
+			"threadId":          threadID,
+			"messageId":         messageID,
+			"senderDisplayName": deref(data.SenderDisplayName),
+		},
+	}
+	title := deref(data.SenderDisplayName)
+	if title == "" {
+		title = "New message"
+	}
+	n.Alert = &push.Alert{Title: title, Body: "New message"}
+	if s.opts.PushPreview {
+		preview := firstChars(deref(data.MessageBody), PreviewChars)
+		n.Data["preview"] = preview
+		if preview != "" {
+			n.Alert.Body = preview
+		}
+	}
+	_, err := s.pusher.FanOut(ctx, n.EventID, recipient, n)
+	return err
+}
+
+func firstChars(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
