@@ -21,13 +21,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
-	"switchboard/dev/devcert"
+	"switchboard/dev/devtls"
 )
 
 // Options configures an emulator. The zero value is usable.
@@ -88,7 +90,8 @@ type Emulator struct {
 
 	srv      *http.Server
 	endpoint string
-	cert     *devcert.Cert
+	cert     *devtls.Certificate
+	caDir    string // holds caFile, the certificate in PEM
 }
 
 // New builds an emulator without starting a server, to mount as a handler.
@@ -168,8 +171,17 @@ func Start(opts Options) (*Emulator, error) {
 	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	serve := func() error { return e.srv.Serve(ln) }
 	if opts.TLS {
-		if e.cert, err = devcert.New("Switchboard ACS emulator"); err != nil {
+		if e.cert, err = devtls.New("Switchboard ACS emulator"); err == nil {
+			e.caDir, err = os.MkdirTemp("", "acsemu-ca-")
+		}
+		if err == nil {
+			err = devtls.WriteBundle(filepath.Join(e.caDir, "ca.pem"), e.cert.PEM())
+		}
+		if err != nil {
 			ln.Close()
+			if e.caDir != "" {
+				os.RemoveAll(e.caDir)
+			}
 			return nil, fmt.Errorf("acsemu: %w", err)
 		}
 		e.endpoint = "https://" + ln.Addr().String() + "/"
@@ -191,8 +203,8 @@ func (e *Emulator) Close() error {
 		return nil
 	}
 	err := e.srv.Close()
-	if e.cert != nil {
-		_ = e.cert.Close()
+	if e.caDir != "" {
+		_ = os.RemoveAll(e.caDir)
 	}
 	return err
 }
@@ -203,7 +215,7 @@ func (e *Emulator) CAFile() string {
 	if e.cert == nil {
 		return ""
 	}
-	return e.cert.File
+	return filepath.Join(e.caDir, "ca.pem")
 }
 
 // CertPool trusts the emulator's certificate (nil without TLS), for Go clients in tests.
@@ -211,7 +223,7 @@ func (e *Emulator) CertPool() *x509.CertPool {
 	if e.cert == nil {
 		return nil
 	}
-	return e.cert.Pool
+	return e.cert.Pool()
 }
 
 // Endpoint is the resource endpoint, e.g. http://127.0.0.1:36135/ (empty before Start).

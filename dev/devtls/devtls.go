@@ -1,5 +1,5 @@
-// Package devtls makes the development TLS certificates the push, Entra and
-// Graph emulators serve: self-signed for 127.0.0.1, ::1 and localhost and its own
+// Package devtls makes the development TLS certificates the push, ACS, Entra
+// and Graph emulators serve: self-signed for 127.0.0.1, ::1 and localhost and its own
 // CA, so a client trusts exactly it (Go through SSL_CERT_FILE, Node through
 // NODE_EXTRA_CA_CERTS). azidentity, MSAL and the Graph SDKs refuse to send
 // credentials or bearer tokens over plain http.

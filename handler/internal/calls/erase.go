@@ -120,24 +120,8 @@ func (s *Service) deleteCall(ctx context.Context, id string, c call, invs map[st
 	for raw := range parts {
 		rks = append(rks, partPrefix+raw)
 	}
-	for len(rks) > 0 {
-		n := min(len(rks), 100)
-		ops := make([]store.Op, 0, n)
-		for _, rk := range rks[:n] {
-			ops = append(ops, store.DeleteOp(rk, azcore.ETagAny))
-		}
-		err := s.calls.Batch(ctx, id, ops...)
-		if errors.Is(err, store.ErrNotFound) {
-			// A row went meanwhile, which fails the whole batch: delete one by one.
-			for _, rk := range rks[:n] {
-				if err := s.calls.Delete(ctx, id, rk, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return store.ProblemFor(err)
-				}
-			}
-		} else if err != nil {
-			return store.ProblemFor(err)
-		}
-		rks = rks[n:]
+	if err := s.calls.DeleteRows(ctx, id, rks); err != nil {
+		return store.ProblemFor(err)
 	}
 	return nil
 }

@@ -87,24 +87,8 @@ func (s *Service) deletePartition(ctx context.Context, t *store.Table, pk string
 	if err != nil {
 		return storeError(err)
 	}
-	for len(rks) > 0 {
-		n := min(len(rks), 100)
-		ops := make([]store.Op, 0, n)
-		for _, rk := range rks[:n] {
-			ops = append(ops, store.DeleteOp(rk, azcore.ETagAny))
-		}
-		err := t.Batch(ctx, pk, ops...)
-		if errors.Is(err, store.ErrNotFound) {
-			// A row went meanwhile, which fails the whole batch: delete one by one.
-			for _, rk := range rks[:n] {
-				if err := t.Delete(ctx, pk, rk, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return storeError(err)
-				}
-			}
-		} else if err != nil {
-			return storeError(err)
-		}
-		rks = rks[n:]
+	if err := t.DeleteRows(ctx, pk, rks); err != nil {
+		return storeError(err)
 	}
 	return nil
 }

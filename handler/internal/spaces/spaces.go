@@ -588,24 +588,8 @@ func (s *Service) deleteSpace(ctx context.Context, p *partition) error {
 	if err := g.Wait(); err != nil {
 		return store.ProblemFor(err)
 	}
-	for len(rks) > 0 {
-		n := min(len(rks), 100)
-		ops := make([]store.Op, 0, n)
-		for _, rk := range rks[:n] {
-			ops = append(ops, store.DeleteOp(rk, azcore.ETagAny))
-		}
-		err := s.spaces.Batch(ctx, p.id, ops...)
-		if errors.Is(err, store.ErrNotFound) {
-			// A row went meanwhile, which fails the whole batch: delete one by one.
-			for _, rk := range rks[:n] {
-				if err := s.spaces.Delete(ctx, p.id, rk, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return store.ProblemFor(err)
-				}
-			}
-		} else if err != nil {
-			return store.ProblemFor(err)
-		}
-		rks = rks[n:]
+	if err := s.spaces.DeleteRows(ctx, p.id, rks); err != nil {
+		return store.ProblemFor(err)
 	}
 	return nil
 }

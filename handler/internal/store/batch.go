@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -214,4 +215,29 @@ func failureIn(part *multipart.Part) (changesetFailure, bool) {
 		}
 	}
 	return f, true
+}
+
+// DeleteRows deletes the rows rks of partition pk, 100 to a batch. A row
+// already gone is not an error: it fails its batch, whose rows are then
+// deleted one by one.
+func (t *Table) DeleteRows(ctx context.Context, pk string, rks []string) error {
+	for len(rks) > 0 {
+		n := min(len(rks), MaxBatch)
+		ops := make([]Op, 0, n)
+		for _, rk := range rks[:n] {
+			ops = append(ops, DeleteOp(rk, azcore.ETagAny))
+		}
+		err := t.Batch(ctx, pk, ops...)
+		if errors.Is(err, ErrNotFound) {
+			for _, rk := range rks[:n] {
+				if err := t.Delete(ctx, pk, rk, azcore.ETagAny); err != nil && !errors.Is(err, ErrNotFound) {
+					return err
+				}
+			}
+		} else if err != nil {
+			return err
+		}
+		rks = rks[n:]
+	}
+	return nil
 }
