@@ -5,7 +5,7 @@
 // faults (latency, throttling, server errors, a dead endpoint) on demand.
 // One file per ACS API: identity.go, rooms.go, callautomation.go (which
 // plays calls out by POSTing CloudEvent callbacks signed by the emulator's
-// own OIDC issuer, callbacks.go).
+// own OIDC issuer, callbacks.go), sms.go (texts, their Event Grid events).
 package acsemu
 
 import (
@@ -68,6 +68,7 @@ type Emulator struct {
 	callOrder      []string
 	callRepeats    map[string]string
 	incoming       map[string]IncomingCall
+	sms            smsState
 	holdTime       time.Duration
 	appID          string
 	callbackKey    *rsa.PrivateKey
@@ -131,6 +132,7 @@ func New(opts Options) (*Emulator, error) {
 	e.routeRooms()
 	e.routeCallAutomation()
 	e.routeOIDC()
+	e.routeSMS()
 	e.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
 	})
@@ -201,6 +203,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // operation wraps an ACS operation with what every ACS request goes
 // through, in ACS's order: counting, injected faults, auth, api-version.
 func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
+	return e.operationWith(name, checkAPIVersion, h)
+}
+
+// operationWith is operation for an API with its own api-versions (SMS).
+func (e *Emulator) operationWith(name string, checkVersion func([]string) error, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.requests[name]++
@@ -214,7 +221,7 @@ func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "Denied", err.Error())
 			return
 		}
-		if err := checkAPIVersion(r.URL.Query()["api-version"]); err != nil {
+		if err := checkVersion(r.URL.Query()["api-version"]); err != nil {
 			writeError(w, http.StatusBadRequest, "InvalidApiVersion", err.Error())
 			return
 		}
