@@ -28,6 +28,9 @@ import (
 // Audience is the audience of the development tokens.
 const Audience = "api://switchboard"
 
+// SMSFrom is the stack's ACS_SMS_FROM, a toll-free number.
+const SMSFrom = "+18005550100"
+
 // DevAccessKey is the ACS emulator's fixed key in `make run`, so that
 // local.settings.sample.json can name it; tests use a random one.
 var DevAccessKey = []byte("switchboard-dev-key-not-a-secret")
@@ -54,6 +57,11 @@ type Options struct {
 	Env []string
 	// Stdout and Stderr receive the handler's output; default discard.
 	Stdout, Stderr io.Writer
+	// SMSEventsAuto has the ACS emulator deliver its SMS events (delivery
+	// reports, texts from guests) to callevents as soon as they are raised,
+	// as Event Grid would (`make run`); otherwise they wait for
+	// ACS.DeliverSMSEvents (tests, deterministic).
+	SMSEventsAuto bool
 }
 
 // Stack is a running local stack.
@@ -161,6 +169,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"PUSH_ALLOW_LOOPBACK_TARGETS=true",
 		"WEBPUSH_ALLOWED_HOSTS=" + WebPushAllowedHosts,
 		"EVENTS_WEBHOOK_KEY=" + s.EventsKey,
+		// SMS guests: texts from a toll-free number to the fictional 555 range,
+		// join links on the host's own URL.
+		"ACS_SMS_FROM=" + SMSFrom,
+		"GUEST_JOIN_URL=http://127.0.0.1:" + strconv.Itoa(hostPort) + "/join?code={code}",
+		"SMS_ALLOWED_PREFIXES=+1425555",
 		// The push emulators serve TLS with their own certificate: trust it the
 		// standard way (Go reads SSL_CERT_FILE), with no special code path.
 		"SSL_CERT_FILE=" + s.Push.CAFile(),
@@ -185,6 +198,12 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("functions host stand-in: %w", err)
 	}
 	s.closers = append(s.closers, s.Host.Close)
+	// Event Grid's subscription of the callevents function to the ACS
+	// resource's SMS events, through the host stand-in.
+	host := s.Host
+	s.ACS.SetEventSink(func(ctx context.Context, batch []byte) error {
+		return host.DeliverEventGrid(ctx, "callevents", batch)
+	}, opts.SMSEventsAuto)
 	return s, nil
 }
 
