@@ -217,7 +217,8 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, callID
 			"guests join room calls only (kind room: invite-only); this call is a "+info.Kind+" call")
 	}
 	if s.ended(info) {
-		return calls.Call{}, false, callEnded()
+		// As POST /api/calls/{id}/invites answers; a join code of an ended call is 410.
+		return calls.Call{}, false, httpapi.NewProblem(http.StatusConflict, CodeCallEnded, "the call has ended")
 	}
 	phone := req.PhoneNumber
 	if out, err := s.optedOut(ctx, phone); err != nil {

@@ -482,7 +482,7 @@ func TestEndedCallCodesAnswerGoneAndAreSwept(t *testing.T) {
 	_, err := f.s.Exchange(t.Context(), "192.0.2.1", code)
 	wantProblem(t, err, http.StatusGone, CodeCallEnded)
 	_, _, err = f.s.Invite(t.Context(), "alice", false, room, InviteRequest{PhoneNumber: erin})
-	wantProblem(t, err, http.StatusGone, CodeCallEnded)
+	wantProblem(t, err, http.StatusConflict, CodeCallEnded)
 	before := f.emu.IdentityCount()
 	deleted, _, err := f.s.Sweep(t.Context())
 	if err != nil || deleted != 1 {
