@@ -90,6 +90,13 @@ func (e *Emulator) routeSMS() {
 	e.control.HandleFunc("GET /emulator/sms", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, e.SMSMessages())
 	})
+	e.control.HandleFunc("POST /emulator/sms/deliver", func(w http.ResponseWriter, r *http.Request) {
+		if err := e.DeliverSMSEvents(r.Context()); err != nil {
+			writeError(w, http.StatusBadGateway, "DeliveryFailed", err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	e.control.HandleFunc("POST /emulator/sms/inbound", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ From, To, Message string }
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.From == "" || req.To == "" {
