@@ -60,7 +60,9 @@ func demoSMSGuest(ctx context.Context, st *stack.Stack, base, alice string) erro
 		return fmt.Errorf("deliver the delivery report: %w", err)
 	}
 	_, body, _ = call(ctx, "GET", base+"/api/calls/"+c.ID, alice, "")
-	var got struct{ Guests []struct{ PhoneNumber, SMS string } }
+	var got struct {
+		Guests []struct{ PhoneNumber, SMS string }
+	}
 	_ = json.Unmarshal([]byte(body), &got)
 	fmt.Printf("  %-50s GET /api/calls/{id} -> guests %+v\n", "Event Grid: SMSDeliveryReportReceived", got.Guests)
 	if _, err := st.ACS.ReceiveSMS(ctx, dana, stack.SMSFrom, "running late"); err != nil {
