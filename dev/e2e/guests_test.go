@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -124,4 +126,27 @@ func TestSMSGuestThroughTheHost(t *testing.T) {
 
 	alice.ok("DELETE", "/api/calls/"+id, "", 204)
 	guest.do("POST", "/api/guest/token", `{"code":"`+m[1]+`"}`).problem(t, 410, "call-ended")
+}
+
+func TestBadSMSSettingsExit2(t *testing.T) {
+	for _, bad := range []struct{ setting, value string }{
+		{"SMS_GUEST_TEMPLATE", "{inviter} invited you to a call"},
+		{"GUEST_JOIN_URL", "https://app.example.com/join"},
+		{"ACS_SMS_FROM", "+0123"},
+	} {
+		t.Run(bad.setting, func(t *testing.T) {
+			cmd := exec.Command(binary)
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, st.Env...)
+			cmd.Env = append(cmd.Env, "FUNCTIONS_CUSTOMHANDLER_PORT=1", bad.setting+"="+bad.value)
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 2 {
+				t.Fatalf("exit: %v, output %s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], bad.setting) {
+				t.Fatalf("want one line naming %s, got %q", bad.setting, out)
+			}
+		})
+	}
 }
