@@ -22,6 +22,7 @@ import (
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/graph"
+	"switchboard/handler/internal/guests"
 	"switchboard/handler/internal/health"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
@@ -167,18 +168,25 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("setting TURN_URLS: %w", err)
 	}
 
+	// SMS guests of room calls (off without ACS_SMS_FROM); texts spend QUOTA_SMS_PER_DAY.
+	gst := guests.NewService(st, guests.Config{From: cfg.SMS.From, Template: cfg.SMS.Template, JoinURL: cfg.SMS.JoinURL,
+		Allowed: cfg.SMS.Allowed, Blocked: cfg.SMS.Blocked, MaxGuests: cfg.SMS.MaxGuests},
+		cls, ids, acsClient, acsClient.SMS(""), fan, limits)
+	cls.UseGuests(gst)
+
 	dispatch := events.NewDispatcher()
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
 	cls.Events(dispatch)
 	if cht != nil {
 		dispatch.Handle(azsystemevents.TypeACSChatMessageReceived, cht.MessageReceived)
 	}
+	gst.Events(dispatch)
 
 	rt := httpapi.NewRouter(log)
 	rt.HandleFunc("GET /{$}", customhandler.Readiness)
 	fns := customhandler.NewFunctions()
 	fns.Register("callevents", dispatch.Function("event"))
-	fns.Register("housekeeping", housekeeping(devs, fan, limits, cht))
+	fns.Register("housekeeping", housekeeping(devs, fan, limits, cht, gst))
 	rt.Handle("POST /{function}", fns)
 	rt.Handle("POST /api/events", dispatch.Webhook(cfg.EventsWebhookKey))
 	rt.HandleFunc("OPTIONS /api/events", events.WebhookOptions)
@@ -191,6 +199,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	spaces.Routes(rt, authn, spc)
 	calls.Routes(rt, authn, cls, limits)
 	calls.CallbackRoute(rt, cls)
+	guests.Routes(rt, authn, gst)
 	relay.Routes(rt, authn, rel)
 	calls.TeamsRoutes(rt, authn, cls)
 
@@ -250,6 +259,10 @@ func quotaLimits(q config.Quotas) quota.Limits {
 		quota.Dials:               q.DialsPerDay,
 		quota.DeviceRegistrations: q.DeviceRegistrationsPerDay,
 		quota.Relay:               q.RelayPerHour,
+		quota.SMS:                 q.SMSPerDay,
+		// The join code is the guest's credential: fixed limits, per code and per source.
+		quota.GuestCodeExchanges:   guests.CodeExchangesPerHour,
+		quota.GuestExchangeSources: guests.SourceExchangesPerMinute,
 	}
 }
 
@@ -275,9 +288,10 @@ func newChat(cfg *config.Config, st *store.Store, acsClient *acs.Client, fan *fa
 
 // housekeeping is the timer function: it deletes expired device
 // registrations, delivery claims Event Grid can no longer redeliver, and
-// quota rows none of whose windows count any more, and reconciles chat
-// threads with their members (cht may be nil: chat off).
-func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limiter, cht *chat.Service) customhandler.Func {
+// quota rows none of whose windows count any more, reconciles chat threads
+// with their members (cht may be nil: chat off), sweeps SMS guests of ended
+// calls and resends queued texts.
+func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limiter, cht *chat.Service, gst *guests.Service) customhandler.Func {
 	return func(ctx context.Context, inv *customhandler.Invocation) (map[string]any, error) {
 		n, err := devs.DeleteExpired(ctx)
 		if err != nil {
@@ -301,6 +315,11 @@ func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limi
 				return nil, err
 			}
 		}
+		g, resent, err := gst.Sweep(ctx)
+		if err != nil {
+			return nil, err
+		}
+		inv.Logf("deleted %d guests of ended calls; resent %d queued texts", g, resent)
 		return nil, nil
 	}
 }

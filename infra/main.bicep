@@ -104,6 +104,22 @@ param turnUserKey string = ''
 @minValue(1)
 @maxValue(1440)
 param turnTtlMinutes int = 60
+@description('SMS guests: the number, short code or alphanumeric sender ID the ACS resource texts from (empty: POST /api/calls/{id}/guests answers 501). Buy it on the ACS resource first.')
+param acsSmsFrom string = ''
+@description('SMS guests: the invitation text; must hold {link}, may hold {inviter} and {name}.')
+param smsGuestTemplate string = '{inviter} invited you to a call: {link}'
+@description('SMS guests: the app page a guest opens, with {code} where the join code goes, e.g. https://app.example.com/join?code={code}.')
+param guestJoinUrl string = ''
+@description('SMS guests: E.164 prefixes that may be texted, comma-separated (empty: no texts).')
+param smsAllowedPrefixes string = ''
+@description('SMS guests: prefixes never texted, even when allowed.')
+param smsBlockedPrefixes string = '+1900,+1976,+881,+882,+883'
+@minValue(1)
+@maxValue(50)
+param maxGuestsPerCall int = 10
+@description('Texts one user may send per day.')
+param quotaSmsPerDay int = 20
+param quotaServiceSmsPerDay int = 200
 @description('Relay credentials one user may get per hour.')
 param quotaRelayPerHour int = 60
 param quotaServiceRelayPerHour int = 600
@@ -277,6 +293,14 @@ module functionApp 'modules/functionapp.bicep' = {
       GRAPH_AUTHORITY_HOST: graphAuthorityHost
       GRAPH_ENDPOINT: graphEndpoint
       CHAT_PUSH_PREVIEW: chatPushPreview ? 'true' : 'false'
+      ACS_SMS_FROM: acsSmsFrom
+      SMS_GUEST_TEMPLATE: smsGuestTemplate
+      GUEST_JOIN_URL: guestJoinUrl
+      SMS_ALLOWED_PREFIXES: smsAllowedPrefixes
+      SMS_BLOCKED_PREFIXES: smsBlockedPrefixes
+      MAX_GUESTS_PER_CALL: string(maxGuestsPerCall)
+      QUOTA_SMS_PER_DAY: string(quotaSmsPerDay)
+      QUOTA_SERVICE_SMS_PER_DAY: string(quotaServiceSmsPerDay)
       LOG_LEVEL: logLevel
     }
   }

@@ -2,7 +2,6 @@ package acsemu
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -35,10 +34,6 @@ const (
 
 // ChatAPIVersions are the GA Chat api-versions.
 var ChatAPIVersions = []string{"2021-03-07", "2021-09-07", "2023-11-07", "2024-03-07", "2025-03-15"}
-
-// EventSink receives one Event Grid event (a JSON array of one) the
-// emulator raises, as an Event Grid subscription would deliver it.
-type EventSink func(ctx context.Context, event []byte) error
 
 type chatState struct {
 	threads   map[string]*chatThread
@@ -127,15 +122,6 @@ func (e *Emulator) routeChat() {
 	e.control.HandleFunc("GET /emulator/chat/threads", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, e.ChatThreads())
 	})
-}
-
-// SetEventSink sets where the emulator delivers the Event Grid events it
-// raises (ChatMessageReceived); nil only records them (ChatEvents). A
-// delivery is synchronous: when a send answers, its events were delivered.
-func (e *Emulator) SetEventSink(sink EventSink) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.chat.sink = sink
 }
 
 // ChatEvents returns every Event Grid event raised so far, each a JSON array of one.

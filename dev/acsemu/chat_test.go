@@ -136,7 +136,7 @@ func TestChatParticipantsAndHistory(t *testing.T) {
 	late, lateTok := tokenFor(t, e, "chat")
 	early, earlyTok := tokenFor(t, e, "chat")
 	var events [][]byte
-	e.SetEventSink(func(_ context.Context, ev []byte) error { events = append(events, ev); return nil })
+	e.SetEventSink(func(_ context.Context, ev []byte) error { events = append(events, ev); return nil }, false)
 
 	_, _, body := chatDo(t, e, ownerTok, "POST", "/chat/threads", `{"topic":"t","participants":[`+chatMember(early)+`,`+chatMember("8:acs:someone-else")+`]}`, nil)
 	var created struct {

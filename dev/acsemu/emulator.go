@@ -7,7 +7,7 @@
 // plays calls out by POSTing CloudEvent callbacks signed by the emulator's
 // own OIDC issuer, callbacks.go), chat.go (authenticated by the ACS user
 // tokens the emulator issued, over https, raising ChatMessageReceived
-// events through an Event Grid sink).
+// events through an Event Grid sink), sms.go (texts, their Event Grid events).
 package acsemu
 
 import (
@@ -78,6 +78,7 @@ type Emulator struct {
 	callOrder      []string
 	callRepeats    map[string]string
 	incoming       map[string]IncomingCall
+	sms            smsState
 	holdTime       time.Duration
 	appID          string
 	callbackKey    *rsa.PrivateKey
@@ -146,6 +147,7 @@ func New(opts Options) (*Emulator, error) {
 	e.routeCallAutomation()
 	e.routeOIDC()
 	e.routeChat()
+	e.routeSMS()
 	e.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
 	})
@@ -256,6 +258,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // operation wraps an ACS operation with what every ACS request goes
 // through, in ACS's order: counting, injected faults, auth, api-version.
 func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
+	return e.operationWith(name, checkAPIVersion, h)
+}
+
+// operationWith is operation for an API with its own api-versions (SMS).
+func (e *Emulator) operationWith(name string, checkVersion func([]string) error, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !e.admit(name, w) {
 			return
@@ -266,7 +273,7 @@ func (e *Emulator) operation(name string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "Denied", err.Error())
 			return
 		}
-		if err := checkAPIVersion(r.URL.Query()["api-version"]); err != nil {
+		if err := checkVersion(r.URL.Query()["api-version"]); err != nil {
 			writeError(w, http.StatusBadRequest, "InvalidApiVersion", err.Error())
 			return
 		}

@@ -33,6 +33,9 @@ import (
 // Audience is the audience of the development tokens.
 const Audience = "api://switchboard"
 
+// SMSFrom is the stack's ACS_SMS_FROM, a toll-free number.
+const SMSFrom = "+18005550100"
+
 // DevAccessKey is the ACS emulator's fixed key in `make run`, so that
 // local.settings.sample.json can name it; tests use a random one.
 var DevAccessKey = []byte("switchboard-dev-key-not-a-secret")
@@ -70,6 +73,11 @@ type Options struct {
 	WithoutTeams bool
 	// Stdout and Stderr receive the handler's output; default discard.
 	Stdout, Stderr io.Writer
+	// SMSEventsAuto has the ACS emulator deliver its SMS events (delivery
+	// reports, texts from guests) to callevents as soon as they are raised,
+	// as Event Grid would (`make run`); otherwise they wait for
+	// ACS.DeliverSMSEvents (tests, deterministic).
+	SMSEventsAuto bool
 }
 
 // Stack is a running local stack.
@@ -210,6 +218,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"PUSH_ALLOW_LOOPBACK_TARGETS=true",
 		"WEBPUSH_ALLOWED_HOSTS=" + WebPushAllowedHosts,
 		"EVENTS_WEBHOOK_KEY=" + s.EventsKey,
+		// SMS guests: texts from a toll-free number to the fictional 555 range,
+		// join links on the host's own URL.
+		"ACS_SMS_FROM=" + SMSFrom,
+		"GUEST_JOIN_URL=http://127.0.0.1:" + strconv.Itoa(hostPort) + "/join?code={code}",
+		"SMS_ALLOWED_PREFIXES=+1425555",
 		// The push, ACS, Entra and Graph emulators serve TLS with their own
 		// certificates: trust them the standard way (Go reads SSL_CERT_FILE),
 		// with no special code path.
@@ -245,11 +258,12 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("functions host stand-in: %w", err)
 	}
 	s.closers = append(s.closers, s.Host.Close)
-	// ACS raises chat events through Event Grid, to the callevents function.
+	// ACS raises chat and SMS events through Event Grid, to the callevents
+	// function, through the host stand-in.
 	host := s.Host
-	s.ACS.SetEventSink(func(ctx context.Context, event []byte) error {
-		return host.DeliverEventGrid(ctx, "callevents", event)
-	})
+	s.ACS.SetEventSink(func(ctx context.Context, batch []byte) error {
+		return host.DeliverEventGrid(ctx, "callevents", batch)
+	}, opts.SMSEventsAuto)
 	return s, nil
 }
 

@@ -39,6 +39,9 @@ resource callevents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06
         'Microsoft.Communication.CallParticipantAdded'
         'Microsoft.Communication.CallParticipantRemoved'
         'Microsoft.Communication.ChatMessageReceived'
+        // SMS guests: delivery reports of invitations, and guests' replies (STOP, START, text).
+        'Microsoft.Communication.SMSDeliveryReportReceived'
+        'Microsoft.Communication.SMSReceived'
       ]
     }
     eventDeliverySchema: 'EventGridSchema'

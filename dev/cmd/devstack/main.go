@@ -119,6 +119,9 @@ Bearer tokens (valid 1 hour):
 	if err := demoChat(ctx, st, base, alice, bob); err != nil {
 		return err
 	}
+	if err := demoSMSGuest(ctx, st, base, alice); err != nil {
+		return err
+	}
 	carol, err := st.Token("carol", "Carol Example")
 	if err != nil {
 		return err

@@ -102,6 +102,7 @@ type Service struct {
 	opts         Options
 	teams        *TeamsOptions // nil: Teams meetings not configured
 	now          func() time.Time
+	guests       GuestLister // nil: no SMS guests (guests.go)
 }
 
 // NewService wires the service; pub may be nil (publishing off).
@@ -178,6 +179,8 @@ type Call struct {
 	Invitees     []Invitee     `json:"invitees"`
 	Participants []Participant `json:"participants"`
 	ChatThreadID string        `json:"chatThreadId,omitempty"`
+	// Guests are SMS guests, shown to the creator only.
+	Guests []Guest `json:"guests,omitempty"`
 }
 
 // Invitee is an invited user.
@@ -460,6 +463,11 @@ func (s *Service) load(ctx context.Context, id string) (call, azcore.ETag, map[s
 	return c, etag, invs, parts, nil
 }
 
+// notCreator refuses an invitee who tries what only the creator may.
+func notCreator() *httpapi.Problem {
+	return httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only the call's creator may invite")
+}
+
 func callNotFound(id string) *httpapi.Problem {
 	return httpapi.Problemf(http.StatusNotFound, "call-not-found", "no call %q that you were invited to", id)
 }
@@ -499,6 +507,11 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Call, error) {
 	}
 	slices.SortFunc(out.Participants, func(a, b Participant) int { return strings.Compare(a.RawID, b.RawID) })
 	out.ChatThreadID = s.withThread(ctx, id, c, invs)
+	if viewer == c.Creator && s.guests != nil {
+		if out.Guests, err = s.guests.Guests(ctx, id); err != nil {
+			return Call{}, err
+		}
+	}
 	return out, nil
 }
 
@@ -513,7 +526,7 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, id str
 		if _, invited := invs[actor]; !invited {
 			return Call{}, callNotFound(id)
 		}
-		return Call{}, httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only the call's creator may invite")
+		return Call{}, notCreator()
 	}
 	if c.State == "ended" {
 		return Call{}, httpapi.NewProblem(http.StatusConflict, "call-ended", "the call has ended")

@@ -44,9 +44,9 @@ func (pol PSTNPolicy) Check(p *auth.Principal, numbers []string) error {
 	}
 	var refused []httpapi.FieldError
 	for _, n := range numbers {
-		if b := matchPrefix(pol.Blocked, n); b != "" {
+		if b := MatchPrefix(pol.Blocked, n); b != "" {
 			refused = append(refused, httpapi.FieldError{Field: "phoneNumbers", Detail: n + ": blocked prefix " + b})
-		} else if matchPrefix(pol.Allowed, n) == "" {
+		} else if MatchPrefix(pol.Allowed, n) == "" {
 			refused = append(refused, httpapi.FieldError{Field: "phoneNumbers", Detail: n + ": not under an allowed prefix"})
 		}
 	}
@@ -60,8 +60,9 @@ func (pol PSTNPolicy) Check(p *auth.Principal, numbers []string) error {
 	return nil
 }
 
-// matchPrefix returns the longest of prefixes that n starts with, or "".
-func matchPrefix(prefixes []string, n string) string {
+// MatchPrefix returns the longest of prefixes that n starts with, or "".
+// PSTN dialling and SMS (package guests) judge numbers by it.
+func MatchPrefix(prefixes []string, n string) string {
 	best := ""
 	for _, p := range prefixes {
 		if strings.HasPrefix(n, p) && len(p) > len(best) {

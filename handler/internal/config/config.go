@@ -88,6 +88,7 @@ type Config struct {
 	TURNTTLMinutes           int      // TURN_TTL_MINUTES: default and longest credential lifetime
 
 	ChatPushPreview bool // CHAT_PUSH_PREVIEW (default true)
+	SMS SMS // ACS_SMS_FROM, SMS_*, GUEST_JOIN_URL, MAX_GUESTS_PER_CALL (sms.go)
 
 	LogLevel string // LOG_LEVEL
 }
@@ -100,6 +101,7 @@ type Quotas struct {
 	DialsPerDay               int
 	DeviceRegistrationsPerDay int
 	RelayPerHour              int
+	SMSPerDay                 int
 }
 
 // DefaultPSTNBlockedPrefixes is a starting point, not a complete list of
@@ -129,13 +131,14 @@ var Settings = []string{
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
 	"PSTN_ALLOWED_PREFIXES", "PSTN_BLOCKED_PREFIXES",
-	"QUOTA_TOKENS_PER_MINUTE", "QUOTA_CALLS_PER_HOUR", "QUOTA_INVITES_PER_HOUR", "QUOTA_DIALS_PER_DAY", "QUOTA_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_RELAY_PER_HOUR",
-	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR",
+	"QUOTA_TOKENS_PER_MINUTE", "QUOTA_CALLS_PER_HOUR", "QUOTA_INVITES_PER_HOUR", "QUOTA_DIALS_PER_DAY", "QUOTA_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_RELAY_PER_HOUR", "QUOTA_SMS_PER_DAY",
+	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR", "QUOTA_SERVICE_SMS_PER_DAY",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
 	"TEAMS_ORGANIZER_ID", "TEAMS_LOBBY_BYPASS",
 	"GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_AUTHORITY_HOST", "GRAPH_ENDPOINT",
 	"CHAT_PUSH_PREVIEW",
+	"ACS_SMS_FROM", "SMS_GUEST_TEMPLATE", "GUEST_JOIN_URL", "SMS_ALLOWED_PREFIXES", "SMS_BLOCKED_PREFIXES", "MAX_GUESTS_PER_CALL",
 	"LOG_LEVEL",
 }
 
@@ -238,8 +241,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.PSTNAllowedPrefixes = r.prefixes("PSTN_ALLOWED_PREFIXES", "")
 	c.PSTNBlockedPrefixes = r.prefixes("PSTN_BLOCKED_PREFIXES", DefaultPSTNBlockedPrefixes)
 
-	c.QuotaUser = r.quotas("QUOTA_", Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50, RelayPerHour: 60})
-	c.QuotaService = r.quotas("QUOTA_SERVICE_", Quotas{TokensPerMinute: 200, CallsPerHour: 300, InvitesPerHour: 1000, DialsPerDay: 200, DeviceRegistrationsPerDay: 500, RelayPerHour: 600})
+	c.QuotaUser = r.quotas("QUOTA_", Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50, RelayPerHour: 60, SMSPerDay: 20})
+	c.QuotaService = r.quotas("QUOTA_SERVICE_", Quotas{TokensPerMinute: 200, CallsPerHour: 300, InvitesPerHour: 1000, DialsPerDay: 200, DeviceRegistrationsPerDay: 500, RelayPerHour: 600, SMSPerDay: 200})
 
 	c.EventGridTopicEndpoint = r.upstreamURL("EVENTGRID_TOPIC_ENDPOINT")
 	c.EventGridTopicKey = r.str("EVENTGRID_TOPIC_KEY")
@@ -258,6 +261,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if r.str("CHAT_PUSH_PREVIEW") != "" {
 		c.ChatPushPreview = r.boolean("CHAT_PUSH_PREVIEW")
 	}
+	r.sms(c)
 
 	c.LogLevel = strings.ToLower(r.strDefault("LOG_LEVEL", "info"))
 	switch c.LogLevel {
@@ -407,6 +411,7 @@ func (r *reader) quotas(prefix string, def Quotas) Quotas {
 		DialsPerDay:               r.intRange(prefix+"DIALS_PER_DAY", def.DialsPerDay, 1, maxQuota),
 		DeviceRegistrationsPerDay: r.intRange(prefix+"DEVICE_REGISTRATIONS_PER_DAY", def.DeviceRegistrationsPerDay, 1, maxQuota),
 		RelayPerHour:              r.intRange(prefix+"RELAY_PER_HOUR", def.RelayPerHour, 1, maxQuota),
+		SMSPerDay:                 r.intRange(prefix+"SMS_PER_DAY", def.SMSPerDay, 1, maxQuota),
 	}
 }
 

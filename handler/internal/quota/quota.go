@@ -1,7 +1,7 @@
 // Package quota owns Switchboard's spend limits: per-user quotas (tokens,
-// calls, invitations, dials, device registrations) whose counters live in
-// one Table Storage row per subject, updated only by ETag-conditional
-// writes, so a limit holds however many instances the app scales out to.
+// calls, invitations, dials, device registrations, texts, guest code
+// exchanges) whose counters live in one Table Storage row per subject,
+// updated only by ETag-conditional writes, so a limit holds however many instances the app scales out to.
 // Capabilities ask it at their routes, before they spend anything.
 package quota
 
@@ -39,17 +39,22 @@ const (
 	Dials               Name = "dials"
 	DeviceRegistrations Name = "device-registrations"
 	Relay               Name = "relay-credentials"
+	SMS                 Name = "sms"
+	// GuestCodeExchanges and GuestExchangeSources bound POST /api/guest/token
+	// per join code and per source address (the code is the credential).
+	GuestCodeExchanges   Name = "guest-code-exchanges"
+	GuestExchangeSources Name = "guest-exchanges-per-source"
 )
 
 // Names lists every quota.
-var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay}
+var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay, SMS, GuestCodeExchanges, GuestExchangeSources}
 
 // Window is the length of the quota's window: its limit is "per" this.
 func (n Name) Window() time.Duration {
 	switch n {
-	case Tokens:
+	case Tokens, GuestExchangeSources:
 		return time.Minute
-	case Calls, Invites, Relay:
+	case Calls, Invites, Relay, GuestCodeExchanges:
 		return time.Hour
 	default:
 		return 24 * time.Hour
@@ -70,6 +75,12 @@ func (n Name) property() string {
 		return "Dials"
 	case Relay:
 		return "Relay"
+	case SMS:
+		return "SMS"
+	case GuestCodeExchanges:
+		return "GuestCodeExchanges"
+	case GuestExchangeSources:
+		return "GuestExchangeSources"
 	default:
 		return "DeviceRegistrations"
 	}

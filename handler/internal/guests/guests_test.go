@@ -1,0 +1,529 @@
+package guests
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"switchboard/dev/acsemu"
+	"switchboard/dev/azurite"
+	"switchboard/handler/internal/acs"
+	"switchboard/handler/internal/calls"
+	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/fanout"
+	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
+	"switchboard/handler/internal/spaces"
+	"switchboard/handler/internal/store"
+)
+
+func TestMain(m *testing.M) { azurite.Main(m) }
+
+const (
+	from    = "+18005550100"
+	dana    = "+14255550123"
+	erin    = "+14255550124"
+	joinURL = "https://app.example.com/join?code={code}"
+)
+
+var prefixSeq atomic.Int32
+
+// pushes records what the fan-out was asked to push (delivery to devices,
+// once per device, is the fan-out's own, tested there and end to end).
+type pushes struct {
+	mu   sync.Mutex
+	sent []push.Notification
+}
+
+func (p *pushes) FanOut(_ context.Context, _, acsID string, n push.Notification) (fanout.Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent = append(p.sent, n)
+	return fanout.Result{}, nil
+}
+
+func (p *pushes) all() []push.Notification {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]push.Notification(nil), p.sent...)
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+type fixture struct {
+	s        *Service
+	emu      *acsemu.Emulator
+	cls      *calls.Service
+	ids      *identity.Service
+	pushes   *pushes
+	dispatch *events.Dispatcher
+	clk      *clock
+	alice    identity.User
+}
+
+func setup(t *testing.T, mutate func(*Config, *quota.Limits)) *fixture {
+	t.Helper()
+	// One clock for the service, its quotas and the emulator (whose SMS
+	// rate-limit windows are per minute).
+	clk := &clock{now: time.Now().UTC()}
+	emu, err := acsemu.Start(acsemu.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+	client, err := acs.NewClientFromConnectionString(emu.ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(store.Config{ConnectionString: azurite.Shared(t).ConnectionString(), Prefix: "gst" + time.Now().Format("150405") + string(rune('a'+prefixSeq.Add(1)%26))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}})
+	p := &pushes{}
+	cls := calls.NewService(st, ids, spaces.NewService(st, ids), p, nil, client, calls.Options{})
+	limits := quota.Limits{}
+	for _, n := range quota.Names {
+		limits[n] = 1000
+	}
+	limits[quota.GuestExchangeSources] = SourceExchangesPerMinute
+	limits[quota.GuestCodeExchanges] = CodeExchangesPerHour
+	cfg := Config{From: from, Template: "{inviter} invited you to a call: {link}", JoinURL: joinURL, Allowed: []string{"+1425555"}, Blocked: []string{"+14255559"}, MaxGuests: 10}
+	if mutate != nil {
+		mutate(&cfg, &limits)
+	}
+	lim, err := quota.New(st, quota.Config{User: limits, Service: limits, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewService(st, cfg, cls, ids, client, client.SMS(""), p, lim)
+	s.now = clk.Now
+	cls.UseGuests(s)
+	d := events.NewDispatcher()
+	s.Events(d)
+	emu.SetEventSink(func(ctx context.Context, batch []byte) error {
+		evs, err := events.Parse(batch)
+		if err != nil {
+			return err
+		}
+		return d.Dispatch(ctx, evs)
+	}, false)
+	if _, err := ids.IssueToken(t.Context(), "alice", "Alice", identity.TokenGrant{Scopes: []string{"voip"}, Minutes: 60}); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := ids.Profile(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{s: s, emu: emu, cls: cls, ids: ids, pushes: p, dispatch: d, clk: clk, alice: alice}
+}
+
+func (f *fixture) call(t *testing.T, kind string) string {
+	t.Helper()
+	c, err := f.cls.Create(t.Context(), "alice", false, calls.CreateRequest{Kind: kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
+}
+
+func (f *fixture) invite(t *testing.T, callID, phone string) (calls.Call, bool) {
+	t.Helper()
+	c, created, err := f.s.Invite(t.Context(), "alice", false, callID, InviteRequest{PhoneNumber: phone, DisplayName: "Dana"})
+	if err != nil {
+		t.Fatalf("invite %s: %v", phone, err)
+	}
+	return c, created
+}
+
+var codeInText = regexp.MustCompile(`code=([A-Za-z0-9_-]{22})`)
+
+// codeOf reads the join code from the last text to phone.
+func (f *fixture) codeOf(t *testing.T, phone string) string {
+	t.Helper()
+	msgs := f.emu.SMSMessagesTo(phone)
+	if len(msgs) == 0 {
+		t.Fatalf("no text to %s", phone)
+	}
+	m := codeInText.FindStringSubmatch(msgs[len(msgs)-1].Message)
+	if m == nil {
+		t.Fatalf("text %q holds no join code", msgs[len(msgs)-1].Message)
+	}
+	return m[1]
+}
+
+func wantProblem(t *testing.T, err error, status int, code string) *httpapi.Problem {
+	t.Helper()
+	var p *httpapi.Problem
+	if !errors.As(err, &p) || p.Status != status || p.Code != code {
+		t.Fatalf("err = %v, want %d %s", err, status, code)
+	}
+	return p
+}
+
+func TestInvitationIsOneTextAndItsCodeIsTheGuestsToken(t *testing.T) {
+	f := setup(t, nil)
+	id := f.call(t, calls.KindRoom)
+	c, created := f.invite(t, id, dana)
+	if !created || len(c.Guests) != 1 || c.Guests[0].SMS != SMSSent || c.Guests[0].PhoneNumber != dana || c.Guests[0].DisplayName != "Dana" {
+		t.Fatalf("invite = created %v, guests %+v; want one guest, sms sent", created, c.Guests)
+	}
+	guestID := c.Guests[0].ACSUserID
+	msgs := f.emu.SMSMessagesTo(dana)
+	if len(msgs) != 1 || msgs[0].From != from || !msgs[0].DeliveryReport {
+		t.Fatalf("texts = %+v, want one from %s with a delivery report", msgs, from)
+	}
+	if !regexp.MustCompile(`^Alice invited you to a call: https://app\.example\.com/join\?code=[A-Za-z0-9_-]{22}$`).MatchString(msgs[0].Message) {
+		t.Fatalf("text %q", msgs[0].Message)
+	}
+
+	// The same invitation again: the existing guest, no second text.
+	c2, created := f.invite(t, id, dana)
+	if created || len(c2.Guests) != 1 || c2.Guests[0].ACSUserID != guestID || len(f.emu.SMSMessagesTo(dana)) != 1 {
+		t.Fatalf("second invite: created %v, guests %+v, texts %d", created, c2.Guests, len(f.emu.SMSMessagesTo(dana)))
+	}
+
+	// The guest is an Attendee of the room.
+	rooms := f.emu.Rooms()
+	if len(rooms) != 1 || rooms[0].ID != c.RoomID || rooms[0].Participants[guestID] != "Attendee" {
+		t.Fatalf("rooms = %+v, want the guest %s as Attendee of %s", rooms, guestID, c.RoomID)
+	}
+
+	code := f.codeOf(t, dana)
+	for range 2 {
+		tok, err := f.s.Exchange(t.Context(), "192.0.2.1", code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.ACSUserID != guestID || tok.CallID != id || tok.RoomID != c.RoomID || tok.DisplayName != "Dana" {
+			t.Fatalf("token = %+v", tok)
+		}
+		claims, err := f.emu.Verify(tok.Token)
+		if err != nil || claims.ID != guestID || len(claims.Scopes) != 1 || claims.Scopes[0] != "voip" {
+			t.Fatalf("token claims %+v, %v; want voip for %s only", claims, err, guestID)
+		}
+		if tok.ExpiresOn.After(c.ValidUntil.Add(time.Minute)) {
+			t.Fatalf("token expires %v, after the room (%v)", tok.ExpiresOn, c.ValidUntil)
+		}
+	}
+
+	// Only the creator sees guests.
+	got, err := f.cls.Get(t.Context(), "alice", id)
+	if err != nil || len(got.Guests) != 1 {
+		t.Fatalf("GET by creator: %+v, %v", got.Guests, err)
+	}
+}
+
+func TestRefusedNumbersAndCallsSendNothing(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	group := f.call(t, calls.KindGroup)
+	if _, err := f.s.table.Upsert(t.Context(), phonePrefix+erin, optOutRow, optOut{At: time.Now(), Keyword: "STOP"}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, call, phone string
+		status            int
+		code              string
+	}{
+		{"not E.164", room, "4255550123", http.StatusBadRequest, httpapi.CodeInvalidRequest},
+		{"local format", room, "+1 425 555 0123", http.StatusBadRequest, httpapi.CodeInvalidRequest},
+		{"outside the allowed prefixes", room, "+442071234567", http.StatusForbidden, CodeSMSNotAllowed},
+		{"blocked prefix", room, "+14255559999", http.StatusForbidden, CodeSMSNotAllowed},
+		{"opted out", room, erin, http.StatusConflict, CodeOptedOut},
+		{"group call", group, dana, http.StatusBadRequest, httpapi.CodeInvalidRequest},
+		{"no such call", "6d0f9a52-0000-4000-8000-000000000000", dana, http.StatusNotFound, "call-not-found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := f.s.Invite(t.Context(), "alice", false, c.call, InviteRequest{PhoneNumber: c.phone})
+			wantProblem(t, err, c.status, c.code)
+		})
+	}
+	if n := f.emu.Requests("SendSMS"); n != 0 {
+		t.Fatalf("%d texts sent for refused invitations", n)
+	}
+	if _, _, err := f.s.Invite(t.Context(), "bob", false, room, InviteRequest{PhoneNumber: dana}); err == nil {
+		t.Fatal("someone other than the creator invited a guest")
+	}
+}
+
+func TestNoSMSWithoutAllowedPrefixes(t *testing.T) {
+	f := setup(t, func(c *Config, _ *quota.Limits) { c.Allowed = nil })
+	_, _, err := f.s.Invite(t.Context(), "alice", false, f.call(t, calls.KindRoom), InviteRequest{PhoneNumber: dana})
+	wantProblem(t, err, http.StatusForbidden, CodeSMSNotAllowed)
+}
+
+func TestNotConfiguredNamesTheSetting(t *testing.T) {
+	f := setup(t, func(c *Config, _ *quota.Limits) { c.From = "" })
+	_, _, err := f.s.Invite(t.Context(), "alice", false, f.call(t, calls.KindRoom), InviteRequest{PhoneNumber: dana})
+	p := wantProblem(t, err, http.StatusNotImplemented, httpapi.CodeNotConfigured)
+	if !regexp.MustCompile(`ACS_SMS_FROM`).MatchString(p.Detail) {
+		t.Fatalf("detail %q does not name ACS_SMS_FROM", p.Detail)
+	}
+	_, err = f.s.Exchange(t.Context(), "192.0.2.1", "x")
+	wantProblem(t, err, http.StatusNotImplemented, httpapi.CodeNotConfigured)
+}
+
+func TestGuestLimitAndSMSQuota(t *testing.T) {
+	f := setup(t, func(c *Config, l *quota.Limits) { c.MaxGuests = 1; (*l)[quota.SMS] = 2 })
+	room := f.call(t, calls.KindRoom)
+	f.invite(t, room, dana)
+	_, _, err := f.s.Invite(t.Context(), "alice", false, room, InviteRequest{PhoneNumber: erin})
+	wantProblem(t, err, http.StatusConflict, CodeTooMany)
+	f.invite(t, f.call(t, calls.KindRoom), erin)
+	_, _, err = f.s.Invite(t.Context(), "alice", false, f.call(t, calls.KindRoom), InviteRequest{PhoneNumber: "+14255550125"})
+	if p := wantProblem(t, err, http.StatusTooManyRequests, quota.CodeRateLimited); p.Quota != string(quota.SMS) {
+		t.Fatalf("quota %q, want sms", p.Quota)
+	}
+	if n := len(f.emu.SMSMessages()); n != 2 {
+		t.Fatalf("%d texts, want 2", n)
+	}
+}
+
+// Every code that is not a live one gets the same answer, and guessing is
+// rate-limited per source.
+func TestCodesAreNoOracle(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	f.invite(t, room, dana)
+	code := f.codeOf(t, dana)
+	var first *httpapi.Problem
+	for i, guess := range []string{"", "short", "AAAAAAAAAAAAAAAAAAAAAA", code[:21] + "x", "'; DROP TABLE guests --"} {
+		_, err := f.s.Exchange(t.Context(), "192.0.2.7", guess)
+		p := wantProblem(t, err, http.StatusNotFound, CodeCodeNotFound)
+		if i == 0 {
+			first = p
+		} else if p.Detail != first.Detail || p.Title != first.Title || p.Type != first.Type {
+			t.Fatalf("guess %q answered %+v, unlike %+v", guess, p, first)
+		}
+	}
+	// The source that guessed 5 times may guess 15 more this minute.
+	for range SourceExchangesPerMinute - 5 {
+		_, err := f.s.Exchange(t.Context(), "192.0.2.7", "AAAAAAAAAAAAAAAAAAAAAB")
+		wantProblem(t, err, http.StatusNotFound, CodeCodeNotFound)
+	}
+	_, err := f.s.Exchange(t.Context(), "192.0.2.7", "AAAAAAAAAAAAAAAAAAAAAC")
+	wantProblem(t, err, http.StatusTooManyRequests, quota.CodeRateLimited)
+	// An expired code (past the room's validUntil) answers the same.
+	f.clk.Add(25 * time.Hour)
+	_, err = f.s.Exchange(t.Context(), "192.0.2.8", code)
+	if p := wantProblem(t, err, http.StatusNotFound, CodeCodeNotFound); p.Detail != first.Detail {
+		t.Fatalf("expired code answered %q", p.Detail)
+	}
+}
+
+func TestCodeRateLimitedPerCode(t *testing.T) {
+	f := setup(t, func(_ *Config, l *quota.Limits) { (*l)[quota.GuestCodeExchanges] = 2 })
+	f.invite(t, f.call(t, calls.KindRoom), dana)
+	code := f.codeOf(t, dana)
+	for i := range 2 {
+		if _, err := f.s.Exchange(t.Context(), "192.0.2."+string(rune('1'+i)), code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := f.s.Exchange(t.Context(), "192.0.2.9", code)
+	if p := wantProblem(t, err, http.StatusTooManyRequests, quota.CodeRateLimited); p.Quota != string(quota.GuestCodeExchanges) {
+		t.Fatalf("quota %q", p.Quota)
+	}
+}
+
+func TestDeliveryReportsMoveTheGuest(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	f.emu.FailSMSDeliveryTo(erin, "Sender blocked for given recipient.")
+	f.invite(t, room, dana)
+	c, _ := f.invite(t, room, erin)
+	for _, g := range c.Guests {
+		if g.SMS != SMSSent {
+			t.Fatalf("before the reports: %+v", c.Guests)
+		}
+	}
+	if err := f.emu.DeliverSMSEvents(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.cls.Get(t.Context(), "alice", room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{dana: {SMSDelivered, ""}, erin: {SMSFailed, "Sender blocked for given recipient."}}
+	for _, g := range got.Guests {
+		if w := want[g.PhoneNumber]; g.SMS != w[0] || g.SMSReason != w[1] {
+			t.Errorf("guest %s: sms %q (%q), want %q (%q)", g.PhoneNumber, g.SMS, g.SMSReason, w[0], w[1])
+		}
+	}
+	// Redelivered reports change nothing; a PascalCase report reads the same.
+	ev := `[{"id":"r1","eventType":"Microsoft.Communication.SMSDeliveryReportReceived","subject":"/phonenumber/18005550100","eventTime":"2026-12-01T10:00:00Z","data":{"MessageId":"Outgoing_other","From":"18005550100","To":"14255550123","DeliveryStatus":"Failed","DeliveryStatusDetails":"late","Tag":"call:` + room + `"}}]`
+	evs, err := events.Parse([]byte(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.dispatch.Dispatch(t.Context(), evs); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = f.cls.Get(t.Context(), "alice", room)
+	for _, g := range got.Guests {
+		if g.PhoneNumber == dana && g.SMS != SMSDelivered {
+			t.Fatalf("a report of another message moved dana to %q", g.SMS)
+		}
+	}
+}
+
+func TestSTOPStopsLaterTextsAndRepliesReachTheCreator(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	f.invite(t, room, dana)
+
+	if _, err := f.emu.ReceiveSMS(t.Context(), dana, from, "running late"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.emu.ReceiveSMS(t.Context(), "+14255550199", from, "who is this?"); err != nil {
+		t.Fatal(err)
+	}
+	var got []push.Notification
+	for _, n := range f.pushes.all() {
+		if n.Type == "guestMessage" {
+			got = append(got, n)
+		}
+	}
+	if len(got) != 1 || got[0].CalleeID != f.alice.ACSUserID || got[0].Data["message"] != "running late" || got[0].Data["phoneNumber"] != dana || got[0].Data["callId"] != room {
+		t.Fatalf("guest message pushes = %+v, want one to alice", got)
+	}
+
+	if _, err := f.emu.ReceiveSMS(t.Context(), dana, from, " Stop. "); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := f.s.Invite(t.Context(), "alice", false, f.call(t, calls.KindRoom), InviteRequest{PhoneNumber: dana})
+	wantProblem(t, err, http.StatusConflict, CodeOptedOut)
+	if n := len(f.emu.SMSMessagesTo(dana)); n != 1 {
+		t.Fatalf("%d texts to dana after STOP, want the first only", n)
+	}
+	if len(f.pushes.all()) != len(got)+countInvitations(f.pushes.all()) {
+		t.Fatalf("STOP was forwarded: %+v", f.pushes.all())
+	}
+	if _, err := f.emu.ReceiveSMS(t.Context(), dana, from, "UNSTOP"); err != nil {
+		t.Fatal(err)
+	}
+	f.invite(t, f.call(t, calls.KindRoom), dana)
+	if n := len(f.emu.SMSMessagesTo(dana)); n != 2 {
+		t.Fatalf("%d texts to dana after UNSTOP, want 2", n)
+	}
+}
+
+func countInvitations(ns []push.Notification) int {
+	n := 0
+	for _, x := range ns {
+		if x.Type != "guestMessage" {
+			n++
+		}
+	}
+	return n
+}
+
+// ACS throttling beyond the client's retry budget leaves the guest queued;
+// the sweep sends it, and it is still one text.
+func TestThrottledTextIsQueuedThenSentOnce(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	f.emu.SetSMSRateLimit(1)
+	f.invite(t, room, dana) // spends the minute's one message
+	c, created := f.invite(t, room, erin)
+	if !created {
+		t.Fatal("erin was not created")
+	}
+	var erinState string
+	for _, g := range c.Guests {
+		if g.PhoneNumber == erin {
+			erinState = g.SMS
+		}
+	}
+	if erinState != SMSQueued || len(f.emu.SMSMessagesTo(erin)) != 0 {
+		t.Fatalf("throttled guest: sms %q, %d texts; want queued, none", erinState, len(f.emu.SMSMessagesTo(erin)))
+	}
+	f.emu.SetSMSRateLimit(0)
+	if _, resent, err := f.s.Sweep(t.Context()); err != nil || resent != 1 {
+		t.Fatalf("sweep: resent %d, %v", resent, err)
+	}
+	if _, resent, err := f.s.Sweep(t.Context()); err != nil || resent != 0 {
+		t.Fatalf("second sweep: resent %d, %v", resent, err)
+	}
+	got, _ := f.cls.Get(t.Context(), "alice", room)
+	for _, g := range got.Guests {
+		if g.SMS != SMSSent {
+			t.Fatalf("after the sweep: %+v", got.Guests)
+		}
+	}
+	if n := len(f.emu.SMSMessagesTo(erin)); n != 1 {
+		t.Fatalf("%d texts to erin, want 1", n)
+	}
+}
+
+func TestEndedCallCodesAnswerGoneAndAreSwept(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	c, _ := f.invite(t, room, dana)
+	code := f.codeOf(t, dana)
+	if err := f.cls.End(t.Context(), "alice", room); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.s.Exchange(t.Context(), "192.0.2.1", code)
+	wantProblem(t, err, http.StatusGone, CodeCallEnded)
+	_, _, err = f.s.Invite(t.Context(), "alice", false, room, InviteRequest{PhoneNumber: erin})
+	wantProblem(t, err, http.StatusConflict, CodeCallEnded)
+	before := f.emu.IdentityCount()
+	deleted, _, err := f.s.Sweep(t.Context())
+	if err != nil || deleted != 1 {
+		t.Fatalf("sweep deleted %d, %v", deleted, err)
+	}
+	if f.emu.IdentityCount() != before-1 {
+		t.Fatalf("identities %d -> %d, want the guest's (%s) deleted", before, f.emu.IdentityCount(), c.Guests[0].ACSUserID)
+	}
+	_, err = f.s.Exchange(t.Context(), "192.0.2.1", code)
+	wantProblem(t, err, http.StatusNotFound, CodeCodeNotFound)
+}
+
+func TestEventNumbersAndKeywords(t *testing.T) {
+	for in, want := range map[string]string{"15555555555": "+15555555555", "+15555555555": "+15555555555", " 1425 ": "+1425", "Contoso": "Contoso", "": ""} {
+		if got := normalize(in); got != want {
+			t.Errorf("normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"stop": "STOP", " Stop! ": "STOP", "UNSTOP": "UNSTOP", "stop please": "STOP PLEASE", "": ""} {
+		if got := keyword(in); got != want {
+			t.Errorf("keyword(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzSMSEventData(f *testing.F) {
+	f.Add(`{"MessageId":"Incoming_1","From":"15555555555","To":"+18005550100","Message":"STOP"}`)
+	f.Add(`{"messageId":"Outgoing_1","to":"+14255550123","deliveryStatus":"Delivered","tag":"call:x"}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		evs, err := events.Parse([]byte(`{"id":"e","eventType":"x","data":` + data + `}`))
+		if err != nil {
+			return
+		}
+		var d smsEvent
+		if evs[0].DecodeData(&d) != nil {
+			return
+		}
+		n := normalize(d.From)
+		if d.From != "" && n == "" {
+			t.Fatalf("normalize(%q) lost the number", d.From)
+		}
+		_ = keyword(d.Message)
+	})
+}
