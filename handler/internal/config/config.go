@@ -88,7 +88,7 @@ type Config struct {
 	TURNTTLMinutes           int      // TURN_TTL_MINUTES: default and longest credential lifetime
 
 	ChatPushPreview bool // CHAT_PUSH_PREVIEW (default true)
-	SMS SMS // ACS_SMS_FROM, SMS_*, GUEST_JOIN_URL, MAX_GUESTS_PER_CALL (sms.go)
+	SMS             SMS  // ACS_SMS_FROM, SMS_*, GUEST_JOIN_URL, MAX_GUESTS_PER_CALL (sms.go)
 
 	LogLevel string // LOG_LEVEL
 }
