@@ -205,7 +205,11 @@ type request struct {
 	// repeatable adds Repeatability-Request-ID/-First-Sent: ACS answers a
 	// resend of the same id (our retries) with the first result instead of acting twice.
 	repeatable bool
-	want       int
+	// repeatID and firstSent, when set, are the repeatability pair to send
+	// (a resend after a crash must carry the first attempt's pair).
+	repeatID  string
+	firstSent time.Time
+	want      int
 }
 
 func (c *Client) send(ctx context.Context, rq request, out any) error {
@@ -217,8 +221,12 @@ func (c *Client) send(ctx context.Context, rq request, out any) error {
 	req.Raw().Header.Set("Accept", "application/json")
 	if rq.repeatable {
 		// Set once here, not per try: every retry must carry the same pair.
-		req.Raw().Header.Set("Repeatability-Request-ID", uuid.NewString())
-		req.Raw().Header.Set("Repeatability-First-Sent", time.Now().UTC().Format(http.TimeFormat))
+		id, first := rq.repeatID, rq.firstSent
+		if id == "" {
+			id, first = uuid.NewString(), time.Now()
+		}
+		req.Raw().Header.Set("Repeatability-Request-ID", id)
+		req.Raw().Header.Set("Repeatability-First-Sent", first.UTC().Format(http.TimeFormat))
 	}
 	if rq.body != nil {
 		b, err := json.Marshal(rq.body)

@@ -53,6 +53,26 @@ func (a *CallbackAuth) get(ctx context.Context) (*acs.CallbackVerifier, error) {
 	return v, nil
 }
 
+// Verify checks the ACS-signed JWT of a callback request (a nil a answers
+// 501: ACS_RESOURCE_ID is not set). Other capabilities with their own
+// callback routes (bots) verify through it too.
+func (a *CallbackAuth) Verify(ctx context.Context, r *http.Request) error {
+	if a == nil {
+		return httpapi.NotConfigured("Call Automation callbacks", "ACS_RESOURCE_ID")
+	}
+	v, err := a.get(ctx)
+	if err != nil {
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "the ACS callback signing keys cannot be read now").WithCause(err)
+		p.RetryAfter = 5
+		return p
+	}
+	if err := v.VerifyRequest(r); err != nil {
+		return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "the callback is not signed by Azure Communication Services for this resource").
+			WithCause(err).WithHeader("WWW-Authenticate", `Bearer realm="switchboard-callbacks"`)
+	}
+	return nil
+}
+
 // Callback handles POST /api/callbacks/{id}?sig=<secret>: the per-call secret
 // and the ACS-signed JWT must both check out before anything changes.
 func (s *Service) Callback(ctx context.Context, r *http.Request, id string) error {
@@ -69,18 +89,8 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, id string) erro
 	if c.SecretHash == "" || subtle.ConstantTimeCompare([]byte(hashSecret(r.URL.Query().Get("sig"))), []byte(c.SecretHash)) != 1 {
 		return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "the callback's secret does not match its call")
 	}
-	if s.opts.Callbacks == nil {
-		return httpapi.NotConfigured("Call Automation callbacks", "ACS_RESOURCE_ID")
-	}
-	v, err := s.opts.Callbacks.get(ctx)
-	if err != nil {
-		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "the ACS callback signing keys cannot be read now").WithCause(err)
-		p.RetryAfter = 5
-		return p
-	}
-	if err := v.VerifyRequest(r); err != nil {
-		return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "the callback is not signed by Azure Communication Services for this resource").
-			WithCause(err).WithHeader("WWW-Authenticate", `Bearer realm="switchboard-callbacks"`)
+	if err := s.opts.Callbacks.Verify(ctx, r); err != nil {
+		return err
 	}
 	body, err := httpapi.ReadBody(r)
 	if err != nil {
