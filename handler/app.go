@@ -12,6 +12,7 @@ import (
 
 	"switchboard/handler/internal/acs"
 	"switchboard/handler/internal/auth"
+	"switchboard/handler/internal/bots"
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/config"
 	"switchboard/handler/internal/customhandler"
@@ -149,8 +150,12 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("setting TURN_URLS: %w", err)
 	}
 
+	bts := bots.NewService(st, ids, acsClient, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
+		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks})
+
 	dispatch := events.NewDispatcher()
-	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
+	// A bot's IncomingCalls are answered by the bot; everyone else's go to the push fan-out.
+	dispatch.Handle(azsystemevents.TypeACSIncomingCall, bts.IncomingCall(fan.IncomingCall))
 	cls.Events(dispatch)
 
 	rt := httpapi.NewRouter(log)
@@ -170,6 +175,8 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	spaces.Routes(rt, authn, spc)
 	calls.Routes(rt, authn, cls, limits)
 	calls.CallbackRoute(rt, cls)
+	bots.Routes(rt, authn, bts)
+	bots.CallbackRoute(rt, bts)
 	relay.Routes(rt, authn, rel)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil

@@ -616,3 +616,6 @@ func acsError(err error) error {
 	}
 	return httpapi.NewProblem(http.StatusBadGateway, httpapi.CodeUpstreamFailed, "Azure Communication Services refused the request").WithCause(err)
 }
+
+// ACSProblem is acsError for capabilities that call ACS on the calls' terms (bots).
+func ACSProblem(err error) error { return acsError(err) }
