@@ -68,6 +68,7 @@ type Emulator struct {
 	callOrder      []string
 	callRepeats    map[string]string
 	incoming       map[string]IncomingCall
+	eventGrid      func(ctx context.Context, events []byte) error
 	holdTime       time.Duration
 	appID          string
 	callbackKey    *rsa.PrivateKey
@@ -135,6 +136,7 @@ func New(opts Options) (*Emulator, error) {
 		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
 	})
 	e.routeControl()
+	e.routeMediaControl()
 	return e, nil
 }
 
