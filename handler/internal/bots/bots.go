@@ -123,7 +123,7 @@ type Transfer struct {
 // Action is what one menu key does: transfer, play (then "hangup" or
 // "menu"), or repeat the greeting and menu.
 type Action struct {
-	Transfer *Transfer  `json:"transfer,omitempty"`
+	Transfer *Transfer   `json:"transfer,omitempty"`
 	Play     *PlaySource `json:"play,omitempty"`
 	Then     string      `json:"then,omitempty"`
 	Repeat   bool        `json:"repeat,omitempty"`
