@@ -147,6 +147,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"ACS_RESOURCE_ID=" + s.ACS.ResourceID(),
 		"ACS_CALLBACK_OIDC_CONFIG=" + s.ACS.OIDCConfigURL(),
 		"ACS_PSTN_CALLER_ID=+14255550100",
+		// Bots' text-to-speech: the emulator needs only an https endpoint.
+		"ACS_COGNITIVE_SERVICES_ENDPOINT=https://switchboard-dev.cognitiveservices.azure.com/",
 		// The fictional 555 range only: dialling also needs AUTH_PSTN_ROLE
 		// (mint a token with role=Switchboard.Dial) or a service caller.
 		"PSTN_ALLOWED_PREFIXES=+1425555",
@@ -185,6 +187,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("functions host stand-in: %w", err)
 	}
 	s.closers = append(s.closers, s.Host.Close)
+	// The ACS resource's system topic: IncomingCall reaches callevents, as Event Grid delivers it.
+	s.ACS.SetEventGridSink(func(ctx context.Context, events []byte) error {
+		return s.Host.DeliverEventGrid(ctx, "callevents", events)
+	})
 	return s, nil
 }
 
