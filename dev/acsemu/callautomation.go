@@ -107,6 +107,8 @@ type CallState struct {
 	Recognizing string
 	// Transfers are the raw ids the call was transferred to.
 	Transfers []string
+	// Locator is the call a connect joined ("groupCall:<id>", "roomCall:<id>", "serverCall:<id>").
+	Locator string
 }
 
 type sentEvent struct {
@@ -473,6 +475,10 @@ func (e *Emulator) emit(c *call, name string, extra map[string]any, url string) 
 		data["operationContext"] = c.OperationContext
 	}
 	for k, v := range extra {
+		if v == nil {
+			delete(data, k) // the event carries no such field (RecordingStateChanged: no operationContext)
+			continue
+		}
 		data[k] = v
 	}
 	ev := cloudEvent{

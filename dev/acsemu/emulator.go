@@ -69,6 +69,8 @@ type Emulator struct {
 	callRepeats    map[string]string
 	incoming       map[string]IncomingCall
 	eventGrid      func(ctx context.Context, events []byte) error
+	recordings     map[string]*recording
+	recordingOrder []string
 	holdTime       time.Duration
 	appID          string
 	callbackKey    *rsa.PrivateKey
@@ -97,6 +99,7 @@ func New(opts Options) (*Emulator, error) {
 		calls:          map[string]*call{},
 		callRepeats:    map[string]string{},
 		incoming:       map[string]IncomingCall{},
+		recordings:     map[string]*recording{},
 		holdTime:       opts.CallHoldTime,
 		callbackKID:    uuid.NewString(),
 		callbackClient: &http.Client{Timeout: 10 * time.Second},
@@ -131,6 +134,7 @@ func New(opts Options) (*Emulator, error) {
 	e.routeIdentity()
 	e.routeRooms()
 	e.routeCallAutomation()
+	e.routeRecording()
 	e.routeOIDC()
 	e.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
