@@ -151,11 +151,12 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	}
 
 	bts := bots.NewService(st, ids, acsClient, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
-		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks})
+		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks, Calls: cls})
 
 	dispatch := events.NewDispatcher()
 	// A bot's IncomingCalls are answered by the bot; everyone else's go to the push fan-out.
 	dispatch.Handle(azsystemevents.TypeACSIncomingCall, bts.IncomingCall(fan.IncomingCall))
+	dispatch.Handle(azsystemevents.TypeACSRecordingFileStatusUpdated, cls.RecordingFileReady)
 	cls.Events(dispatch)
 
 	rt := httpapi.NewRouter(log)
@@ -177,6 +178,8 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	calls.CallbackRoute(rt, cls)
 	bots.Routes(rt, authn, bts)
 	bots.CallbackRoute(rt, bts)
+	bots.JoinRoute(rt, authn, bts)
+	calls.RecordingRoutes(rt, authn, cls)
 	relay.Routes(rt, authn, rel)
 
 	return &app{cfg: cfg, log: log, router: rt}, nil

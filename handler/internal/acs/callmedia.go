@@ -13,16 +13,17 @@ import (
 // Mid-call media and transfer events (the outcome of Play, Recognize and
 // TransferToParticipant, each echoing the action's operationContext).
 const (
-	EventAnswerFailed         = "Microsoft.Communication.AnswerFailed"
-	EventPlayStarted          = "Microsoft.Communication.PlayStarted"
-	EventPlayCompleted        = "Microsoft.Communication.PlayCompleted"
-	EventPlayFailed           = "Microsoft.Communication.PlayFailed"
-	EventPlayCanceled         = "Microsoft.Communication.PlayCanceled"
-	EventRecognizeCompleted   = "Microsoft.Communication.RecognizeCompleted"
-	EventRecognizeFailed      = "Microsoft.Communication.RecognizeFailed"
-	EventRecognizeCanceled    = "Microsoft.Communication.RecognizeCanceled"
-	EventCallTransferAccepted = "Microsoft.Communication.CallTransferAccepted"
-	EventCallTransferFailed   = "Microsoft.Communication.CallTransferFailed"
+	EventAnswerFailed          = "Microsoft.Communication.AnswerFailed"
+	EventPlayStarted           = "Microsoft.Communication.PlayStarted"
+	EventPlayCompleted         = "Microsoft.Communication.PlayCompleted"
+	EventPlayFailed            = "Microsoft.Communication.PlayFailed"
+	EventPlayCanceled          = "Microsoft.Communication.PlayCanceled"
+	EventRecognizeCompleted    = "Microsoft.Communication.RecognizeCompleted"
+	EventRecognizeFailed       = "Microsoft.Communication.RecognizeFailed"
+	EventRecognizeCanceled     = "Microsoft.Communication.RecognizeCanceled"
+	EventCallTransferAccepted  = "Microsoft.Communication.CallTransferAccepted"
+	EventCallTransferFailed    = "Microsoft.Communication.CallTransferFailed"
+	EventRecordingStateChanged = "Microsoft.Communication.RecordingStateChanged"
 )
 
 // MaxTTSCharacters is the longest text ACS speaks in one text play source.

@@ -210,6 +210,8 @@ type request struct {
 	repeatID  string
 	firstSent time.Time
 	want      int
+	// alsoWant is a second success status the operation declares (0: none).
+	alsoWant int
 }
 
 func (c *Client) send(ctx context.Context, rq request, out any) error {
@@ -245,7 +247,7 @@ func (c *Client) send(ctx context.Context, rq request, out any) error {
 	if err != nil {
 		return fmt.Errorf("acs: %s %s: %w", rq.method, path, err)
 	}
-	if resp.StatusCode != rq.want {
+	if resp.StatusCode != rq.want && (rq.alsoWant == 0 || resp.StatusCode != rq.alsoWant) {
 		return runtime.NewResponseError(resp)
 	}
 	if out == nil {

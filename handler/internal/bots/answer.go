@@ -68,6 +68,14 @@ type callRow struct {
 	Target           string    `json:"target,omitempty"`
 	StartedAt        time.Time `json:"startedAt"`
 	UpdatedAt        time.Time `json:"updatedAt"`
+	// JoinedCall is the Switchboard call a bot joined (join.go); Stay keeps it there.
+	JoinedCall string `json:"joinedCall,omitempty"`
+	Stay       bool   `json:"stay,omitempty"`
+}
+
+func (c callRow) view(id string) Call {
+	return Call{ID: id, Caller: c.Caller, CallerDisplayName: c.CallerName, To: c.To, State: c.State, Keys: splitKeys(c.Keys),
+		Outcome: c.Outcome, Target: c.Target, JoinedCallID: c.JoinedCall, StartedAt: c.StartedAt, UpdatedAt: c.UpdatedAt}
 }
 
 type claimRow struct {
@@ -85,6 +93,7 @@ type Call struct {
 	Keys              []string  `json:"keys"`
 	Outcome           string    `json:"outcome,omitempty"`
 	Target            string    `json:"target,omitempty"`
+	JoinedCallID      string    `json:"joinedCallId,omitempty"`
 	StartedAt         time.Time `json:"startedAt"`
 	UpdatedAt         time.Time `json:"updatedAt"`
 }
@@ -293,6 +302,13 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, botID, callID s
 		if c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID {
 			return httpapi.NewProblem(http.StatusBadRequest, "invalid-event", "the event is about another call connection")
 		}
+		if ev.Type == acs.EventRecordingStateChanged && c.JoinedCall != "" && s.opts.Calls != nil {
+			// The call is recorded through this bot's connection.
+			if err := s.opts.Calls.RecordingStateChanged(ctx, c.JoinedCall, ev); err != nil {
+				return store.ProblemFor(err)
+			}
+			continue
+		}
 		if err := s.apply(ctx, botID, callID, ev); err != nil {
 			return store.ProblemFor(err)
 		}
@@ -354,6 +370,9 @@ func (s *Service) transition(_ context.Context, b Bot, callID string, c *callRow
 		c.Seq++
 		c.Step = step
 		a.conn, a.opCtx, a.caller = c.CallConnectionID, opContext(callID, c.Seq, step), c.Caller
+		if c.JoinedCall != "" {
+			a.caller = "" // a joined bot plays to everyone
+		}
 		*act = &a
 	}
 	greet := func() {
@@ -385,6 +404,13 @@ func (s *Service) transition(_ context.Context, b Bot, callID string, c *callRow
 		greet()
 	case acs.EventPlayCompleted, acs.EventPlayFailed:
 		switch {
+		case current(callID, c, ev, stepGreeting) && c.JoinedCall != "":
+			if c.Stay {
+				c.Step = stepDone
+			} else {
+				c.Outcome = OutcomeAnnounced
+				next(stepDone, action{kind: "hangup"})
+			}
 		case current(callID, c, ev, stepGreeting):
 			next(stepMenu, action{kind: "recognize"})
 		case current(callID, c, ev, stepPlay):
@@ -471,11 +497,15 @@ func (s *Service) act(ctx context.Context, b Bot, a action) error {
 	}
 	switch a.kind {
 	case "play":
-		caller, err := acs.ParseRawID(a.caller)
-		if err != nil {
-			return err
+		var to []acs.CommunicationIdentifier
+		if a.caller != "" {
+			caller, err := acs.ParseRawID(a.caller)
+			if err != nil {
+				return err
+			}
+			to = append(to, caller)
 		}
-		return s.acs.Play(ctx, a.conn, acs.PlayOptions{Sources: []acs.PlaySource{a.source.acs()}, PlayTo: []acs.CommunicationIdentifier{caller}, OperationContext: a.opCtx})
+		return s.acs.Play(ctx, a.conn, acs.PlayOptions{Sources: []acs.PlaySource{a.source.acs()}, PlayTo: to, OperationContext: a.opCtx})
 	case "recognize":
 		caller, err := acs.ParseRawID(a.caller)
 		if err != nil {
@@ -534,8 +564,7 @@ func (s *Service) Calls(ctx context.Context, botID string) ([]Call, error) {
 		if err := decode(&c); err != nil {
 			return err
 		}
-		out = append(out, Call{ID: rk, Caller: c.Caller, CallerDisplayName: c.CallerName, To: c.To, State: c.State, Keys: splitKeys(c.Keys),
-			Outcome: c.Outcome, Target: c.Target, StartedAt: c.StartedAt, UpdatedAt: c.UpdatedAt})
+		out = append(out, c.view(rk))
 		return nil
 	})
 	if err != nil {

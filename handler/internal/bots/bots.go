@@ -82,6 +82,8 @@ type Options struct {
 	Callbacks *calls.CallbackAuth
 	// Guard checks prompt file URLs (https, public host) at registration.
 	Guard *egress.Guard
+	// Calls lets bots join group and room calls (join.go); nil: they cannot.
+	Calls Calls
 }
 
 // Service manages bots and their calls.

@@ -145,6 +145,8 @@ func (s *Service) applyCallback(ctx context.Context, id string, ev acs.CallbackE
 			}
 		}
 		return nil
+	case acs.EventRecordingStateChanged:
+		return s.RecordingStateChanged(ctx, id, ev)
 	case acs.EventAddParticipantFailed:
 		httpapi.Logger(ctx).Info("participant could not be added", "callId", id, "participant", participantOf(ev))
 	}

@@ -166,6 +166,8 @@ type Call struct {
 	PhoneNumbers []string      `json:"phoneNumbers,omitempty"`
 	Invitees     []Invitee     `json:"invitees"`
 	Participants []Participant `json:"participants"`
+	// Recording is set once the call was recorded (recording.go).
+	Recording *Recording `json:"recording,omitempty"`
 }
 
 // Invitee is an invited user.
@@ -476,6 +478,7 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Call, error) {
 		out.Participants = append(out.Participants, Participant{RawID: raw, UserID: p.UserID, DisplayName: p.DisplayName, State: p.State, Since: p.At})
 	}
 	slices.SortFunc(out.Participants, func(a, b Participant) int { return strings.Compare(a.RawID, b.RawID) })
+	out.Recording = s.recordingOf(ctx, id, viewer == c.Creator)
 	return out, nil
 }
 
