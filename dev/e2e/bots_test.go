@@ -108,3 +108,65 @@ func TestBotAnswersMenuAndTransfers(t *testing.T) {
 	svc.ok("DELETE", "/api/bots/reception", "", 204)
 	svc.do("GET", "/api/bots/reception", "").problem(t, 404, "bot-not-found")
 }
+
+// A bot joins a room call by connect with the room locator, greets everyone
+// and leaves; a bot that stays carries the group call's recording, whose
+// state and file reach GET /api/calls/{id}.
+func TestBotJoinsCallsAndRecording(t *testing.T) {
+	svcTok, err := st.Issuer.MintUser("join-backend", "", time.Hour, map[string]any{"roles": []string{"Switchboard.Service"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &client{t: t, base: st.URL(), token: svcTok}
+	alice := userClient(t, st, "join-alice", "Alice")
+	bob := userClient(t, st, "join-bob", "Bob")
+	alice.ok("POST", "/api/token", "", 200)
+	bob.ok("POST", "/api/token", "", 200)
+	befriend(t, alice, "join-alice", bob, "join-bob")
+	svc.ok("PUT", "/api/bots/announcer", `{"displayName":"Announcer","greeting":{"file":"https://cdn.contoso.com/prompts/recorded.wav"},"menu":{"0":{"repeat":true}}}`, 201)
+
+	room := alice.ok("POST", "/api/calls", `{"kind":"room","invitees":["join-bob"]}`, 201)
+	roomCall, roomID := room["id"].(string), room["roomId"].(string)
+	bob.do("POST", "/api/calls/"+roomCall+"/bots", `{"botId":"announcer"}`).problem(t, 403, "forbidden")
+	alice.do("POST", "/api/calls/"+roomCall+"/bots", `{"botId":"nobody"}`).problem(t, 400, "invalid-request")
+	joined := alice.ok("POST", "/api/calls/"+roomCall+"/bots", `{"botId":"announcer"}`, 201)
+	if joined["joinedCallId"] != roomCall {
+		t.Errorf("join = %v", joined)
+	}
+	connOf := func(locator string) acsemu.CallState {
+		for _, c := range st.ACS.Calls() {
+			if c.Locator == locator {
+				return c
+			}
+		}
+		return acsemu.CallState{}
+	}
+	waitFor(t, 15*time.Second, func() bool { return connOf("roomCall:"+roomID).State == "disconnected" })
+	if c := connOf("roomCall:" + roomID); len(c.Media) != 1 || len(c.Media[0].PlayTo) != 0 || c.Media[0].Sources[0] != "file:https://cdn.contoso.com/prompts/recorded.wav" {
+		t.Errorf("room connection = %+v, want the greeting to everyone, then the bot gone", c)
+	}
+
+	group := alice.ok("POST", "/api/calls", `{"kind":"group","invitees":["join-bob"]}`, 201)
+	gid := group["id"].(string)
+	alice.do("POST", "/api/calls/"+gid+"/recording", "").problem(t, 409, "recording-needs-connection")
+	alice.ok("POST", "/api/calls/"+gid+"/bots", `{"botId":"announcer","stay":true}`, 201)
+	bob.do("POST", "/api/calls/"+gid+"/recording", "").problem(t, 403, "forbidden")
+	if rec := alice.ok("POST", "/api/calls/"+gid+"/recording", "", 200); rec["state"] != "active" {
+		t.Errorf("start recording = %v", rec)
+	}
+	if got := bob.ok("GET", "/api/calls/"+gid, "", 200)["recording"]; got == nil || got.(map[string]any)["state"] != "active" {
+		t.Errorf("invitee sees recording %v, want active", got)
+	}
+	alice.ok("DELETE", "/api/calls/"+gid+"/recording", "", 204)
+	waitFor(t, 15*time.Second, func() bool {
+		rec, _ := alice.ok("GET", "/api/calls/"+gid, "", 200)["recording"].(map[string]any)
+		files, _ := rec["files"].([]any)
+		return rec["state"] == "inactive" && len(files) == 1
+	})
+	if rec := bob.ok("GET", "/api/calls/"+gid, "", 200)["recording"].(map[string]any); rec["files"] != nil {
+		t.Errorf("an invitee sees the recording's files: %v", rec)
+	}
+	if recs := st.ACS.Recordings(); len(recs) != 1 || recs[0].CallConnectionID != connOf("groupCall:"+group["groupCallId"].(string)).ID {
+		t.Errorf("recordings = %+v, want one through the bot's connection", recs)
+	}
+}
