@@ -2,15 +2,13 @@ package bots
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"switchboard/handler/internal/acs"
+	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/store"
@@ -187,9 +186,9 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 		return err
 	}
 	now := s.now().UTC()
-	secret := newSecret()
+	secret, hash := calls.NewCallbackSecret()
 	c := callRow{Caller: in.From.Raw(), CallerName: in.CallerDisplayName, To: in.To.Raw(), ServerCallID: in.ServerCallID, CorrelationID: in.CorrelationID,
-		SecretHash: hashSecret(secret), RepeatID: uuid.NewString(), FirstSent: now, State: "ringing", Step: stepAnswer, StartedAt: now, UpdatedAt: now}
+		SecretHash: hash, RepeatID: uuid.NewString(), FirstSent: now, State: "ringing", Step: stepAnswer, StartedAt: now, UpdatedAt: now}
 	if _, err := s.calls.Insert(ctx, botID, claim.CallID, c); errors.Is(err, store.ErrConflict) {
 		// A redelivery: answer again only if the first attempt did not get through.
 		if _, err := s.calls.Get(ctx, botID, claim.CallID, &c); err != nil {
@@ -203,8 +202,8 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 		}
 		// A fresh secret (the first is not kept in clear), accepted beside
 		// the first: ACS keeps the first callback URI if that answer got through.
-		secret = newSecret()
-		if err := s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.SecretHash += "," + hashSecret(secret); return true }); err != nil {
+		secret, hash = calls.NewCallbackSecret()
+		if err := s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.SecretHash += "," + hash; return true }); err != nil {
 			return err
 		}
 	} else if err != nil {
@@ -287,16 +286,9 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, botID, callID s
 	if !found || !secretMatches(c.SecretHash, r.URL.Query().Get("sig")) {
 		return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "the callback's secret does not match its call")
 	}
-	if err := s.opts.Callbacks.Verify(ctx, r); err != nil {
-		return err
-	}
-	body, err := httpapi.ReadBody(r)
+	evs, err := s.opts.Callbacks.Events(ctx, r)
 	if err != nil {
 		return err
-	}
-	evs, err := acs.ParseCallbackEvents(body)
-	if err != nil {
-		return httpapi.NewProblem(http.StatusBadRequest, "invalid-event", err.Error())
 	}
 	for _, ev := range evs {
 		if c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID {
@@ -570,38 +562,18 @@ func (s *Service) Calls(ctx context.Context, botID string) ([]Call, error) {
 	if err != nil {
 		return nil, store.ProblemFor(err)
 	}
-	sortNewestFirst(out)
+	slices.SortFunc(out, func(a, b Call) int { return b.StartedAt.Compare(a.StartedAt) })
 	if len(out) > 100 {
 		out = out[:100]
 	}
 	return out, nil
 }
 
-func sortNewestFirst(cs []Call) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && cs[j].StartedAt.After(cs[j-1].StartedAt); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
-}
-
 // secretMatches checks secret against the comma-separated hashes a call accepts.
 func secretMatches(hashes, secret string) bool {
-	h := []byte(hashSecret(secret))
 	ok := false
-	for _, want := range strings.Split(hashes, ",") {
-		ok = subtle.ConstantTimeCompare(h, []byte(want)) == 1 || ok
+	for _, h := range strings.Split(hashes, ",") {
+		ok = calls.CallbackSecretMatches(h, secret) || ok
 	}
-	return ok && hashes != ""
-}
-
-func newSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+	return ok
 }

@@ -61,8 +61,9 @@ func (s *Service) Join(ctx context.Context, actor, callID string, req JoinReques
 		return Call{}, fieldProblem("botId", "no bot "+req.BotID)
 	}
 	now := s.now().UTC()
-	id, secret := uuid.NewString(), newSecret()
-	c := callRow{Caller: actor, To: "call:" + callID, JoinedCall: callID, Stay: req.Stay, SecretHash: hashSecret(secret),
+	id := uuid.NewString()
+	secret, hash := calls.NewCallbackSecret()
+	c := callRow{Caller: actor, To: "call:" + callID, JoinedCall: callID, Stay: req.Stay, SecretHash: hash,
 		State: "ringing", Step: stepAnswer, StartedAt: now, UpdatedAt: now}
 	if _, err := s.calls.Insert(ctx, b.ID, id, c); err != nil {
 		return Call{}, store.ProblemFor(err)
