@@ -30,7 +30,9 @@ func TestMediaAndRecordingRequests(t *testing.T) {
 	e := start(t, Options{})
 	plain, caller := answered(t, e, false)
 	tts, ttsCaller := answered(t, e, true)
-	target := func(raw string) string { return `{"kind":"communicationUser","communicationUser":{"id":"` + raw + `"}}` }
+	target := func(raw string) string {
+		return `{"kind":"communicationUser","communicationUser":{"id":"` + raw + `"}}`
+	}
 	on := func(id, action, version string) string {
 		return "/calling/callConnections/" + id + ":" + action + "?api-version=" + version
 	}
