@@ -13,6 +13,7 @@ import (
 
 	"switchboard/handler/internal/acs"
 	"switchboard/handler/internal/auth"
+	"switchboard/handler/internal/bots"
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/chat"
 	"switchboard/handler/internal/config"
@@ -173,9 +174,13 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		Allowed: cfg.SMS.Allowed, Blocked: cfg.SMS.Blocked, MaxGuests: cfg.SMS.MaxGuests},
 		cls, ids, acsClient, acsClient.SMS(""), fan, limits)
 	cls.UseGuests(gst)
+	bts := bots.NewService(st, ids, acsClient, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
+		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks, Calls: cls})
 
 	dispatch := events.NewDispatcher()
-	dispatch.Handle(azsystemevents.TypeACSIncomingCall, fan.IncomingCall)
+	// A bot's IncomingCalls are answered by the bot; everyone else's go to the push fan-out.
+	dispatch.Handle(azsystemevents.TypeACSIncomingCall, bts.IncomingCall(fan.IncomingCall))
+	dispatch.Handle(azsystemevents.TypeACSRecordingFileStatusUpdated, cls.RecordingFileReady)
 	cls.Events(dispatch)
 	if cht != nil {
 		dispatch.Handle(azsystemevents.TypeACSChatMessageReceived, cht.MessageReceived)
@@ -200,6 +205,10 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	calls.Routes(rt, authn, cls, limits)
 	calls.CallbackRoute(rt, cls)
 	guests.Routes(rt, authn, gst)
+	bots.Routes(rt, authn, bts)
+	bots.CallbackRoute(rt, bts)
+	bots.JoinRoute(rt, authn, bts)
+	calls.RecordingRoutes(rt, authn, cls)
 	relay.Routes(rt, authn, rel)
 	calls.TeamsRoutes(rt, authn, cls)
 

@@ -54,6 +54,9 @@ param maxContactsPerUser int = 1000
 @description('E.164 caller id for dial-outs to phones (empty: no PSTN dial-out).')
 param acsPstnCallerId string = ''
 
+@description('https endpoint of the Azure AI services resource connected to ACS: bots\' text-to-speech (empty: file prompts only).')
+param acsCognitiveServicesEndpoint string = ''
+
 @description('App role an end user needs to dial phone numbers (service callers may always).')
 param authPstnRole string = 'Switchboard.Dial'
 
@@ -243,6 +246,7 @@ module functionApp 'modules/functionapp.bicep' = {
       ACS_RESOURCE_ID: communication.outputs.immutableResourceId
       ACS_CALLBACK_OIDC_CONFIG: acsCallbackOidcConfig
       ACS_PSTN_CALLER_ID: acsPstnCallerId
+      ACS_COGNITIVE_SERVICES_ENDPOINT: acsCognitiveServicesEndpoint
       AUTH_PSTN_ROLE: authPstnRole
       PSTN_ALLOWED_PREFIXES: pstnAllowedPrefixes
       PSTN_BLOCKED_PREFIXES: pstnBlockedPrefixes

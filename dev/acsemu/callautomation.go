@@ -99,6 +99,16 @@ type CallState struct {
 	Targets []string
 	// Participants are the raw ids in the call now.
 	Participants []string
+	// CognitiveServicesEndpoint is the callIntelligenceOptions the call was answered with.
+	CognitiveServicesEndpoint string
+	// Media is every play and recognize asked for, in order (media.go).
+	Media []MediaOp
+	// Recognizing is the operationContext of the recognize waiting for keys, if any.
+	Recognizing string
+	// Transfers are the raw ids the call was transferred to.
+	Transfers []string
+	// Locator is the call a connect joined ("groupCall:<id>", "roomCall:<id>", "serverCall:<id>").
+	Locator string
 }
 
 type sentEvent struct {
@@ -121,11 +131,19 @@ type call struct {
 	wake       chan struct{}
 	stop       chan struct{}
 	ended      bool
+
+	answered  bool
+	recognize *recognizeOp
 }
 
 func (c *call) copyState() CallState {
 	s := c.CallState
 	s.Targets = append([]string(nil), c.Targets...)
+	s.Media = append([]MediaOp(nil), c.Media...)
+	s.Transfers = append([]string(nil), c.Transfers...)
+	if c.recognize != nil {
+		s.Recognizing = c.recognize.opCtx
+	}
 	s.Participants = make([]string, len(c.participants))
 	for i, p := range c.participants {
 		s.Participants[i] = p.RawID
@@ -181,14 +199,18 @@ func (e *Emulator) routeCallAutomation() {
 	e.api.HandleFunc("GET /calling/callConnections/{id}", e.operation("GetCall", e.onCall(e.getCall)))
 	e.api.HandleFunc("DELETE /calling/callConnections/{id}", e.operation("HangUpCall", e.onCall(e.hangUp)))
 	// Go patterns cannot hold a wildcard and a literal in one segment, so `{id}:terminate` is split here.
+	actions := e.mediaActions()
+	actions[":terminate"] = callAction{"TerminateCall", e.terminate}
 	e.api.HandleFunc("POST /calling/callConnections/{idAction}", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := strings.CutSuffix(r.PathValue("idAction"), ":terminate")
-		if !ok {
-			writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
-			return
+		idAction := r.PathValue("idAction")
+		if i := strings.LastIndexByte(idAction, ':'); i > 0 {
+			if a, ok := actions[idAction[i:]]; ok {
+				r.SetPathValue("id", idAction[:i])
+				e.operation(a.name, e.onCall(a.handle))(w, r)
+				return
+			}
 		}
-		r.SetPathValue("id", id)
-		e.operation("TerminateCall", e.onCall(e.terminate))(w, r)
+		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
 	})
 	e.api.HandleFunc("GET /calling/callConnections/{id}/participants", e.operation("ListCallParticipants", e.onCall(e.listCallParticipants)))
 	e.api.HandleFunc("POST /calling/callConnections/{id}/participants:add", e.operation("AddCallParticipant", e.onCall(e.addCallParticipant)))
@@ -257,7 +279,7 @@ func (e *Emulator) NewIncomingCall(from, to string) (IncomingCall, error) {
 	}
 	in := IncomingCall{
 		From: f.RawID, To: t.RawID,
-		IncomingCallContext: base64.RawURLEncoding.EncodeToString(randomBytes(48)),
+		IncomingCallContext: newIncomingCallContext(),
 		ServerCallID:        newServerCallID(),
 		CorrelationID:       uuid.NewString(),
 	}
@@ -330,15 +352,26 @@ func (e *Emulator) answerCall(w http.ResponseWriter, r *http.Request) {
 		CallIntelligenceOption json.RawMessage `json:"callIntelligenceOptions"`
 		MediaStreamingOptions  json.RawMessage `json:"mediaStreamingOptions"`
 		TranscriptionOptions   json.RawMessage `json:"transcriptionOptions"`
+		CustomCallingContext   json.RawMessage `json:"customCallingContext"`
 	}
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if _, ok := repeatability(w, r, e.opts.Now()); !ok || !validCallbackURI(w, req.CallbackURI) {
+	repeat, ok := repeatability(w, r, e.opts.Now())
+	if !ok || !validCallbackURI(w, req.CallbackURI) {
+		return
+	}
+	cognitive, ok := cognitiveEndpoint(w, req.CallIntelligenceOption)
+	if !ok {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// A resend with the first answer's Repeatability-Request-ID gets the first answer.
+	if id, ok := e.callRepeats["answer:"+repeat]; ok && repeat != "" {
+		writeJSON(w, http.StatusOK, e.calls[id].wire())
+		return
+	}
 	in, ok := e.incoming[req.IncomingCallContext]
 	if !ok {
 		writeError(w, http.StatusBadRequest, "BadRequest", "incomingCallContext does not name a ringing call (it was answered already, or never rang)")
@@ -347,14 +380,25 @@ func (e *Emulator) answerCall(w http.ResponseWriter, r *http.Request) {
 	delete(e.incoming, req.IncomingCallContext)
 	from, _ := canonical(identifierJSON{RawID: in.From})
 	to, _ := canonical(identifierJSON{RawID: in.To})
-	c := e.newCall(r, from, []identifierJSON{to}, req.CallbackURI, req.OperationContext)
+	// The caller stays on an answered call until the API or the control
+	// routes (hang up, transfer) end it.
+	c := e.newCallHeld(r, from, []identifierJSON{to}, req.CallbackURI, req.OperationContext, -1)
 	c.ServerCallID, c.CorrelationID = in.ServerCallID, in.CorrelationID
 	c.participants = []identifierJSON{from, to}
+	c.answered, c.CognitiveServicesEndpoint = true, cognitive
+	if repeat != "" {
+		e.callRepeats["answer:"+repeat] = c.ID
+	}
 	writeJSON(w, http.StatusOK, c.wire())
 }
 
 // newCall registers a call and starts playing it out; the caller holds e.mu.
 func (e *Emulator) newCall(r *http.Request, src identifierJSON, targets []identifierJSON, callbackURI, opCtx string) *call {
+	return e.newCallHeld(r, src, targets, callbackURI, opCtx, e.holdTime)
+}
+
+// newCallHeld is newCall with its own hold time; the caller holds e.mu.
+func (e *Emulator) newCallHeld(r *http.Request, src identifierJSON, targets []identifierJSON, callbackURI, opCtx string, hold time.Duration) *call {
 	c := &call{
 		CallState: CallState{
 			ID: uuid.NewString(), ServerCallID: newServerCallID(), CorrelationID: uuid.NewString(),
@@ -368,7 +412,6 @@ func (e *Emulator) newCall(r *http.Request, src identifierJSON, targets []identi
 	}
 	e.calls[c.ID] = c
 	e.callOrder = append(e.callOrder, c.ID)
-	hold := e.holdTime
 	go e.deliverCallbacks(c)
 	go e.playCall(c, hold)
 	return c
@@ -432,6 +475,10 @@ func (e *Emulator) emit(c *call, name string, extra map[string]any, url string) 
 		data["operationContext"] = c.OperationContext
 	}
 	for k, v := range extra {
+		if v == nil {
+			delete(data, k) // the event carries no such field (RecordingStateChanged: no operationContext)
+			continue
+		}
 		data[k] = v
 	}
 	ev := cloudEvent{
@@ -679,6 +726,9 @@ func validCallbackURI(w http.ResponseWriter, s string) bool {
 	}
 	return ok
 }
+
+// newIncomingCallContext makes an opaque context, as ACS's signed one is to applications.
+func newIncomingCallContext() string { return base64.RawURLEncoding.EncodeToString(randomBytes(48)) }
 
 // newServerCallID makes an id in ACS's form: base64url of a conversation URL.
 func newServerCallID() string {

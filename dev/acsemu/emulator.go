@@ -79,6 +79,9 @@ type Emulator struct {
 	callRepeats    map[string]string
 	incoming       map[string]IncomingCall
 	sms            smsState
+	eventGrid      EventSink
+	recordings     map[string]*recording
+	recordingOrder []string
 	holdTime       time.Duration
 	appID          string
 	callbackKey    *rsa.PrivateKey
@@ -111,6 +114,7 @@ func New(opts Options) (*Emulator, error) {
 		calls:          map[string]*call{},
 		callRepeats:    map[string]string{},
 		incoming:       map[string]IncomingCall{},
+		recordings:     map[string]*recording{},
 		holdTime:       opts.CallHoldTime,
 		callbackKID:    uuid.NewString(),
 		callbackClient: &http.Client{Timeout: 10 * time.Second},
@@ -145,6 +149,7 @@ func New(opts Options) (*Emulator, error) {
 	e.routeIdentity()
 	e.routeRooms()
 	e.routeCallAutomation()
+	e.routeRecording()
 	e.routeOIDC()
 	e.routeChat()
 	e.routeSMS()
@@ -152,6 +157,7 @@ func New(opts Options) (*Emulator, error) {
 		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
 	})
 	e.routeControl()
+	e.routeMediaControl()
 	return e, nil
 }
 

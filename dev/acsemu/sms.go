@@ -293,14 +293,17 @@ func (e *Emulator) SMSMessagesTo(to string) []SMSMessage {
 	return out
 }
 
-// SetEventSink sets where the emulator delivers the Event Grid events it
-// raises. ChatMessageReceived events are delivered synchronously (when a
-// send answers, its events were delivered; nil only records them, see
-// ChatEvents). SMS events go as soon as they are raised when auto is set
-// (in the background, retried as Event Grid does), else only when
-// DeliverSMSEvents is called (tests, deterministic).
+// SetEventSink sets where the emulator delivers the Event Grid events of
+// the ACS resource's system topic; the stack points it at the host's
+// eventGridTrigger. IncomingCall, recording and ChatMessageReceived events
+// are delivered synchronously (when a send answers, its events were
+// delivered; without a sink chat events are only recorded, see ChatEvents).
+// SMS events go as soon as they are raised when auto is set (in the
+// background, retried as Event Grid does), else only when DeliverSMSEvents
+// is called (tests, deterministic).
 func (e *Emulator) SetEventSink(sink EventSink, auto bool) {
 	e.mu.Lock()
+	e.eventGrid = sink
 	e.chat.sink = sink
 	e.sms.sink, e.sms.auto = sink, auto
 	e.mu.Unlock()

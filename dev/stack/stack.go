@@ -204,6 +204,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"ACS_RESOURCE_ID=" + s.ACS.ResourceID(),
 		"ACS_CALLBACK_OIDC_CONFIG=" + s.ACS.OIDCConfigURL(),
 		"ACS_PSTN_CALLER_ID=+14255550100",
+		// Bots' text-to-speech: the emulator needs only an https endpoint.
+		"ACS_COGNITIVE_SERVICES_ENDPOINT=https://switchboard-dev.cognitiveservices.azure.com/",
 		// The fictional 555 range only: dialling also needs AUTH_PSTN_ROLE
 		// (mint a token with role=Switchboard.Dial) or a service caller.
 		"PSTN_ALLOWED_PREFIXES=+1425555",
@@ -258,8 +260,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("functions host stand-in: %w", err)
 	}
 	s.closers = append(s.closers, s.Host.Close)
-	// ACS raises chat and SMS events through Event Grid, to the callevents
-	// function, through the host stand-in.
+	// The ACS resource's system topic: IncomingCall, recording, chat and SMS
+	// events reach the callevents function through the host stand-in, as
+	// Event Grid delivers them.
 	host := s.Host
 	s.ACS.SetEventSink(func(ctx context.Context, batch []byte) error {
 		return host.DeliverEventGrid(ctx, "callevents", batch)

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"switchboard/dev/acsemu"
 	"switchboard/dev/stack"
 	"switchboard/dev/turnserver"
 )
@@ -120,6 +121,9 @@ Bearer tokens (valid 1 hour):
 		return err
 	}
 	if err := demoSMSGuest(ctx, st, base, alice); err != nil {
+		return err
+	}
+	if err := demoBot(ctx, st, base, alice); err != nil {
 		return err
 	}
 	carol, err := st.Token("carol", "Carol Example")
@@ -505,4 +509,67 @@ func (p prefixWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
+}
+
+// demoBot: a service sets up the reception bot on the app's number; a PSTN
+// caller dials it, hears "press 1 for Alice", presses 1; alice's iPhone
+// rings and the call is transferred; the bot's call log shows it.
+func demoBot(ctx context.Context, st *stack.Stack, base, alice string) error {
+	svc, err := st.Issuer.MintUser("reception-backend", "", time.Hour, map[string]any{"roles": []string{"Switchboard.Service"}})
+	if err != nil {
+		return err
+	}
+	const handle = "7a1c9e2b4d6f8a0c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c"
+	if status, body, err := call(ctx, "PUT", base+"/api/devices/alices-iphone", alice, `{"provider":"apns","handle":"`+handle+`","voip":true}`); err != nil || status >= 300 {
+		return fmt.Errorf("register alice's iphone: %d %s %v", status, body, err)
+	}
+	cfg := `{"displayName":"Reception","greeting":{"text":"Welcome to Contoso. Press 1 for Alice, 0 to hear this again."},` +
+		`"menu":{"1":{"transfer":{"userId":"alice"}},"0":{"repeat":true}},"fallback":{"retries":2},"phoneNumbers":["+14255550199"]}`
+	status, body, err := call(ctx, "PUT", base+"/api/bots/reception", svc, cfg)
+	if err != nil || status >= 300 {
+		return fmt.Errorf("create the reception bot: %d %s %v", status, body, err)
+	}
+	fmt.Printf("  %-50s PUT /api/bots/reception -> %d %s\n", "a service sets up the reception bot on +14255550199", status, shorten(body))
+	in, err := st.ACS.RingApplication(ctx, "4:+14255550142", "4:+14255550199", "")
+	if err != nil {
+		return fmt.Errorf("ring the bot: %w", err)
+	}
+	fmt.Printf("  %-50s IncomingCall -> callevents\n", "+14255550142 dials the app's number")
+	var conn acsemu.CallState
+	if !poll(func() bool {
+		for _, c := range st.ACS.Calls() {
+			if c.ServerCallID == in.ServerCallID {
+				conn = c
+			}
+		}
+		return conn.Recognizing != ""
+	}) {
+		return fmt.Errorf("the bot did not answer and read keys: %+v", conn)
+	}
+	fmt.Printf("  %-50s %s\n", "the bot answers and plays", conn.Media[0].Sources[0])
+	if err := st.ACS.PressKeys(conn.ID, "1"); err != nil {
+		return err
+	}
+	fmt.Printf("  %-50s POST /emulator/calls/%s/dtmf {\"tones\":\"1\"}\n", "the caller presses 1", conn.ID)
+	if !poll(func() bool { return len(st.Push.Received(handle)) > 0 }) {
+		return fmt.Errorf("alice's iPhone did not ring")
+	}
+	fmt.Printf("  %-50s %s\n", "alice's iPhone rings (transfer)", shorten(string(st.Push.Received(handle)[0].Body)))
+	var log string
+	poll(func() bool {
+		_, log, _ = call(ctx, "GET", base+"/api/bots/reception/calls", svc, "")
+		return strings.Contains(log, `"outcome":"transferred"`)
+	})
+	fmt.Printf("  %-50s GET /api/bots/reception/calls -> %s\n\n", "the bot's call log", shorten(log))
+	return nil
+}
+
+// poll checks cond until it holds, for up to 10 s.
+func poll(cond func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }

@@ -135,6 +135,13 @@ type AnswerCallOptions struct {
 	IncomingCallContext string
 	CallbackURI         string
 	OperationContext    string
+	// CognitiveServicesEndpoint connects an Azure AI services resource, which
+	// text-to-speech prompts need (callIntelligenceOptions).
+	CognitiveServicesEndpoint string
+	// RepeatabilityID and FirstSent make a resend of the same answer (after
+	// a crash, or a redelivered IncomingCall) one answer at ACS; zero: fresh ones.
+	RepeatabilityID string
+	FirstSent       time.Time
 }
 
 // AddParticipantOptions invites one more participant into a call.
@@ -203,12 +210,18 @@ func (c *Client) AnswerCall(ctx context.Context, opts AnswerCallOptions) (CallCo
 		return CallConnection{}, err
 	}
 	body := struct {
-		IncomingCallContext string `json:"incomingCallContext"`
-		CallbackURI         string `json:"callbackUri"`
-		OperationContext    string `json:"operationContext,omitempty"`
-	}{opts.IncomingCallContext, opts.CallbackURI, opts.OperationContext}
+		IncomingCallContext     string                   `json:"incomingCallContext"`
+		CallbackURI             string                   `json:"callbackUri"`
+		OperationContext        string                   `json:"operationContext,omitempty"`
+		CallIntelligenceOptions *callIntelligenceOptions `json:"callIntelligenceOptions,omitempty"`
+	}{IncomingCallContext: opts.IncomingCallContext, CallbackURI: opts.CallbackURI, OperationContext: opts.OperationContext}
+	if opts.CognitiveServicesEndpoint != "" {
+		body.CallIntelligenceOptions = &callIntelligenceOptions{opts.CognitiveServicesEndpoint}
+	}
+	rq := request{method: http.MethodPost, url: c.callingURL("/calling/callConnections:answer"), body: body, repeatable: true, want: http.StatusOK,
+		repeatID: opts.RepeatabilityID, firstSent: opts.FirstSent}
 	var out CallConnection
-	if err := c.send(ctx, request{method: http.MethodPost, url: c.callingURL("/calling/callConnections:answer"), body: body, repeatable: true, want: http.StatusOK}, &out); err != nil {
+	if err := c.send(ctx, rq, &out); err != nil {
 		return CallConnection{}, err
 	}
 	return out, out.check()

@@ -207,7 +207,13 @@ type request struct {
 	repeatable bool
 	// header is set on the request as given (Chat's repeatability-request-id).
 	header http.Header
-	want   int
+	// repeatID and firstSent, when set, are the repeatability pair to send
+	// (a resend after a crash must carry the first attempt's pair).
+	repeatID  string
+	firstSent time.Time
+	want      int
+	// alsoWant is a second success status the operation declares (0: none).
+	alsoWant int
 }
 
 func (c *Client) send(ctx context.Context, rq request, out any) error {
@@ -219,8 +225,12 @@ func (c *Client) send(ctx context.Context, rq request, out any) error {
 	req.Raw().Header.Set("Accept", "application/json")
 	if rq.repeatable {
 		// Set once here, not per try: every retry must carry the same pair.
-		req.Raw().Header.Set("Repeatability-Request-ID", uuid.NewString())
-		req.Raw().Header.Set("Repeatability-First-Sent", time.Now().UTC().Format(http.TimeFormat))
+		id, first := rq.repeatID, rq.firstSent
+		if id == "" {
+			id, first = uuid.NewString(), time.Now()
+		}
+		req.Raw().Header.Set("Repeatability-Request-ID", id)
+		req.Raw().Header.Set("Repeatability-First-Sent", first.UTC().Format(http.TimeFormat))
 	}
 	for k, v := range rq.header {
 		req.Raw().Header[k] = v
@@ -242,7 +252,7 @@ func (c *Client) send(ctx context.Context, rq request, out any) error {
 	if err != nil {
 		return fmt.Errorf("acs: %s %s: %w", rq.method, path, err)
 	}
-	if resp.StatusCode != rq.want {
+	if resp.StatusCode != rq.want && (rq.alsoWant == 0 || resp.StatusCode != rq.alsoWant) {
 		return runtime.NewResponseError(resp)
 	}
 	if out == nil {

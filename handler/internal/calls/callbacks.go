@@ -53,6 +53,54 @@ func (a *CallbackAuth) get(ctx context.Context) (*acs.CallbackVerifier, error) {
 	return v, nil
 }
 
+// Verify checks the ACS-signed JWT of a callback request (a nil a answers
+// 501: ACS_RESOURCE_ID is not set). Other capabilities with their own
+// callback routes (bots) verify through it too.
+func (a *CallbackAuth) Verify(ctx context.Context, r *http.Request) error {
+	if a == nil {
+		return httpapi.NotConfigured("Call Automation callbacks", "ACS_RESOURCE_ID")
+	}
+	v, err := a.get(ctx)
+	if err != nil {
+		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "the ACS callback signing keys cannot be read now").WithCause(err)
+		p.RetryAfter = 5
+		return p
+	}
+	if err := v.VerifyRequest(r); err != nil {
+		return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "the callback is not signed by Azure Communication Services for this resource").
+			WithCause(err).WithHeader("WWW-Authenticate", `Bearer realm="switchboard-callbacks"`)
+	}
+	return nil
+}
+
+// Events verifies a callback's JWT (Verify) and reads its events; a body
+// that is not a batch of Call Automation events is a 400 invalid-event.
+func (a *CallbackAuth) Events(ctx context.Context, r *http.Request) ([]acs.CallbackEvent, error) {
+	if err := a.Verify(ctx, r); err != nil {
+		return nil, err
+	}
+	body, err := httpapi.ReadBody(r)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := acs.ParseCallbackEvents(body)
+	if err != nil {
+		return nil, httpapi.NewProblem(http.StatusBadRequest, "invalid-event", err.Error())
+	}
+	return evs, nil
+}
+
+// NewCallbackSecret makes a per-call callback secret and the hash to keep of it.
+func NewCallbackSecret() (secret, hash string) {
+	secret = newSecret()
+	return secret, hashSecret(secret)
+}
+
+// CallbackSecretMatches checks secret against a kept hash in constant time.
+func CallbackSecretMatches(hash, secret string) bool {
+	return hash != "" && subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(hash)) == 1
+}
+
 // Callback handles POST /api/callbacks/{id}?sig=<secret>: the per-call secret
 // and the ACS-signed JWT must both check out before anything changes.
 func (s *Service) Callback(ctx context.Context, r *http.Request, id string) error {
@@ -66,29 +114,12 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, id string) erro
 	if err != nil {
 		return err
 	}
-	if c.SecretHash == "" || subtle.ConstantTimeCompare([]byte(hashSecret(r.URL.Query().Get("sig"))), []byte(c.SecretHash)) != 1 {
+	if !CallbackSecretMatches(c.SecretHash, r.URL.Query().Get("sig")) {
 		return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "the callback's secret does not match its call")
 	}
-	if s.opts.Callbacks == nil {
-		return httpapi.NotConfigured("Call Automation callbacks", "ACS_RESOURCE_ID")
-	}
-	v, err := s.opts.Callbacks.get(ctx)
-	if err != nil {
-		p := httpapi.NewProblem(http.StatusServiceUnavailable, httpapi.CodeUpstreamUnavailable, "the ACS callback signing keys cannot be read now").WithCause(err)
-		p.RetryAfter = 5
-		return p
-	}
-	if err := v.VerifyRequest(r); err != nil {
-		return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "the callback is not signed by Azure Communication Services for this resource").
-			WithCause(err).WithHeader("WWW-Authenticate", `Bearer realm="switchboard-callbacks"`)
-	}
-	body, err := httpapi.ReadBody(r)
+	evs, err := s.opts.Callbacks.Events(ctx, r)
 	if err != nil {
 		return err
-	}
-	evs, err := acs.ParseCallbackEvents(body)
-	if err != nil {
-		return httpapi.NewProblem(http.StatusBadRequest, "invalid-event", err.Error())
 	}
 	for _, ev := range evs {
 		if ev.Data.CallConnectionID != "" && c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID {
@@ -135,6 +166,8 @@ func (s *Service) applyCallback(ctx context.Context, id string, ev acs.CallbackE
 			}
 		}
 		return nil
+	case acs.EventRecordingStateChanged:
+		return s.RecordingStateChanged(ctx, id, ev)
 	case acs.EventAddParticipantFailed:
 		httpapi.Logger(ctx).Info("participant could not be added", "callId", id, "participant", participantOf(ev))
 	}

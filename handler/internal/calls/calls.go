@@ -181,6 +181,8 @@ type Call struct {
 	ChatThreadID string        `json:"chatThreadId,omitempty"`
 	// Guests are SMS guests, shown to the creator only.
 	Guests []Guest `json:"guests,omitempty"`
+	// Recording is set once the call was recorded (recording.go).
+	Recording *Recording `json:"recording,omitempty"`
 }
 
 // Invitee is an invited user.
@@ -512,6 +514,7 @@ func (s *Service) Get(ctx context.Context, viewer, id string) (Call, error) {
 			return Call{}, err
 		}
 	}
+	out.Recording = s.recordingOf(ctx, id, viewer == c.Creator)
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"golang.org/x/sync/errgroup"
@@ -60,7 +61,7 @@ func (s *Service) EraseUser(ctx context.Context, userID, acsUserID string) error
 		case err != nil:
 			return err
 		case c.Creator == userID:
-			if err := s.deleteCall(ctx, id, c, invs, parts); err != nil {
+			if err := s.deleteCall(ctx, id, c, invs); err != nil {
 				return err
 			}
 		default:
@@ -85,7 +86,7 @@ func (s *Service) EraseUser(ctx context.Context, userID, acsUserID string) error
 
 // deleteCall ends a call at ACS and deletes every row of it: index rows
 // first, the call's partition last, so a repeated erase finds what is left.
-func (s *Service) deleteCall(ctx context.Context, id string, c call, invs map[string]invitee, parts map[string]participant) error {
+func (s *Service) deleteCall(ctx context.Context, id string, c call, invs map[string]invitee) error {
 	if c.State != "ended" {
 		switch {
 		case c.RoomID != "":
@@ -102,23 +103,34 @@ func (s *Service) deleteCall(ctx context.Context, id string, c call, invs map[st
 			}
 		}
 	}
-	for _, key := range []string{"group:" + c.GroupCallID, "room:" + c.RoomID} {
-		if key == "group:" || key == "room:" {
+	keys := []string{"group:" + c.GroupCallID, "room:" + c.RoomID}
+	var rec recordingEntity
+	if _, err := s.calls.Get(ctx, id, recordingRow, &rec); err == nil && rec.RecordingID != "" {
+		keys = append(keys, "rec:"+rec.RecordingID)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.ProblemFor(err)
+	}
+	for _, key := range keys {
+		if strings.HasSuffix(key, ":") {
 			continue
 		}
 		if err := s.index.Delete(ctx, key, "call", azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return store.ProblemFor(err)
 		}
 	}
-	rks := []string{callRow}
 	for uid := range invs {
-		rks = append(rks, invPrefix+uid)
 		if err := s.userCalls.Delete(ctx, uid, id, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalidKey) {
 			return store.ProblemFor(err)
 		}
 	}
-	for raw := range parts {
-		rks = append(rks, partPrefix+raw)
+	// Every row of the partition, the call row among them: other
+	// capabilities keep rows there too (recording, ...).
+	var rks []string
+	if err := s.calls.QueryPartition(ctx, id, func(rk string, _ func(any) error) error {
+		rks = append(rks, rk)
+		return nil
+	}); err != nil {
+		return store.ProblemFor(err)
 	}
 	if err := s.calls.DeleteRows(ctx, id, rks); err != nil {
 		return store.ProblemFor(err)

@@ -67,5 +67,5 @@ func infoOf(id string, c call) Info {
 
 // ACSProblem maps an ACS failure to the problem the call routes answer
 // (throttled, unavailable, credential rejected, refused), for capabilities
-// built on calls.
+// built on calls (guests, bots).
 func ACSProblem(err error) error { return acsError(err) }

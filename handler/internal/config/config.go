@@ -67,6 +67,9 @@ type Config struct {
 	ACSResourceID         string // ACS_RESOURCE_ID
 	ACSCallbackOIDCConfig string // ACS_CALLBACK_OIDC_CONFIG
 	ACSPSTNCallerID       string // ACS_PSTN_CALLER_ID
+	// ACSCognitiveServicesEndpoint is the Azure AI services endpoint bots'
+	// text-to-speech prompts use unless a bot names its own.
+	ACSCognitiveServicesEndpoint string // ACS_COGNITIVE_SERVICES_ENDPOINT
 
 	PSTNAllowedPrefixes []string // PSTN_ALLOWED_PREFIXES: E.164 prefixes that may be dialled (none: no dialling)
 	PSTNBlockedPrefixes []string // PSTN_BLOCKED_PREFIXES: never dialled, even when allowed
@@ -130,6 +133,7 @@ var Settings = []string{
 	"WEBPUSH_ALLOWED_HOSTS", "PUSH_ALLOW_LOOPBACK_TARGETS",
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
+	"ACS_COGNITIVE_SERVICES_ENDPOINT",
 	"PSTN_ALLOWED_PREFIXES", "PSTN_BLOCKED_PREFIXES",
 	"QUOTA_TOKENS_PER_MINUTE", "QUOTA_CALLS_PER_HOUR", "QUOTA_INVITES_PER_HOUR", "QUOTA_DIALS_PER_DAY", "QUOTA_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_RELAY_PER_HOUR", "QUOTA_SMS_PER_DAY",
 	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR", "QUOTA_SERVICE_SMS_PER_DAY",
@@ -237,6 +241,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 		c.ACSPSTNCallerID = id
 	}
+
+	c.ACSCognitiveServicesEndpoint = r.publicURL("ACS_COGNITIVE_SERVICES_ENDPOINT")
 
 	c.PSTNAllowedPrefixes = r.prefixes("PSTN_ALLOWED_PREFIXES", "")
 	c.PSTNBlockedPrefixes = r.prefixes("PSTN_BLOCKED_PREFIXES", DefaultPSTNBlockedPrefixes)

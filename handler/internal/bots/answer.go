@@ -1,0 +1,579 @@
+package bots
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/google/uuid"
+
+	"switchboard/handler/internal/acs"
+	"switchboard/handler/internal/calls"
+	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/store"
+)
+
+// Steps of a bot call. Each ACS action the bot takes is one step with a
+// sequence number, carried in the action's operationContext
+// ("<callId>/<seq>/<step>"): an event acts only when it completes the
+// current step, so replayed or out-of-order callbacks repeat nothing.
+const (
+	stepAnswer   = "answer"
+	stepGreeting = "greeting"
+	stepMenu     = "menu"
+	stepPlay     = "play"
+	stepTransfer = "transfer"
+	stepGoodbye  = "goodbye"
+	stepDone     = "done"
+)
+
+// Outcomes in the call log.
+const (
+	OutcomeTransferred    = "transferred"
+	OutcomeTransferFailed = "transfer-failed"
+	OutcomeHungUp         = "hung-up"
+	OutcomeCallerLeft     = "caller-hung-up"
+	OutcomeAnswerFailed   = "answer-failed"
+	OutcomeActionFailed   = "action-failed"
+)
+
+// callRow is one bot call: the log entry and the state the callbacks advance.
+type callRow struct {
+	Caller           string    `json:"caller"`
+	CallerName       string    `json:"callerDisplayName,omitempty"`
+	To               string    `json:"to"`
+	ServerCallID     string    `json:"serverCallId"`
+	CorrelationID    string    `json:"correlationId,omitempty"`
+	CallConnectionID string    `json:"callConnectionId,omitempty"`
+	SecretHash       string    `json:"secretHash"`
+	RepeatID         string    `json:"repeatId"`
+	FirstSent        time.Time `json:"firstSent"`
+	Answered         bool      `json:"answered"`
+	State            string    `json:"state"` // ringing, connected, ended
+	Step             string    `json:"step"`
+	Seq              int       `json:"seq"`
+	Attempts         int       `json:"attempts"`
+	Keys             string    `json:"keys"`
+	Outcome          string    `json:"outcome,omitempty"`
+	Target           string    `json:"target,omitempty"`
+	StartedAt        time.Time `json:"startedAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
+	// JoinedCall is the Switchboard call a bot joined (join.go); Stay keeps it there.
+	JoinedCall string `json:"joinedCall,omitempty"`
+	Stay       bool   `json:"stay,omitempty"`
+}
+
+func (c callRow) view(id string) Call {
+	return Call{ID: id, Caller: c.Caller, CallerDisplayName: c.CallerName, To: c.To, State: c.State, Keys: splitKeys(c.Keys),
+		Outcome: c.Outcome, Target: c.Target, JoinedCallID: c.JoinedCall, StartedAt: c.StartedAt, UpdatedAt: c.UpdatedAt}
+}
+
+type claimRow struct {
+	BotID  string `json:"botId"`
+	CallID string `json:"callId"`
+}
+
+// Call is a bot call as GET /api/bots/{botId}/calls shows it.
+type Call struct {
+	ID                string    `json:"id"`
+	Caller            string    `json:"caller"`
+	CallerDisplayName string    `json:"callerDisplayName,omitempty"`
+	To                string    `json:"to"`
+	State             string    `json:"state"`
+	Keys              []string  `json:"keys"`
+	Outcome           string    `json:"outcome,omitempty"`
+	Target            string    `json:"target,omitempty"`
+	JoinedCallID      string    `json:"joinedCallId,omitempty"`
+	StartedAt         time.Time `json:"startedAt"`
+	UpdatedAt         time.Time `json:"updatedAt"`
+}
+
+// incomingCall is the part of IncomingCall's data that routing needs.
+type incomingCall struct {
+	To                  acs.CommunicationIdentifier `json:"to"`
+	From                acs.CommunicationIdentifier `json:"from"`
+	ServerCallID        string                      `json:"serverCallId"`
+	CallerDisplayName   string                      `json:"callerDisplayName"`
+	IncomingCallContext string                      `json:"incomingCallContext"`
+	CorrelationID       string                      `json:"correlationId"`
+}
+
+// IncomingCall wraps the IncomingCall handler for app users (next, the push
+// fan-out): a call to a bot's ACS id, or to a phone number mapped to a bot,
+// is answered by the bot and never pushed.
+func (s *Service) IncomingCall(next events.Handler) events.Handler {
+	return func(ctx context.Context, ev events.Event) error {
+		var in incomingCall
+		if err := ev.DecodeData(&in); err != nil {
+			return next(ctx, ev)
+		}
+		to := in.To.Raw()
+		var key string
+		switch {
+		case in.To.PhoneNumber != nil || len(to) > 2 && to[:2] == "4:":
+			key = "tel:" + to[2:]
+		case to != "":
+			key = "acs:" + to
+		default:
+			return next(ctx, ev)
+		}
+		var ix indexRow
+		_, err := s.index.Get(ctx, key, botRow, &ix)
+		switch {
+		case errors.Is(err, store.ErrNotFound) && key[:4] == "tel:":
+			s.logUnrouted(ctx, ev, in)
+			return nil
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidKey):
+			return next(ctx, ev)
+		case err != nil:
+			return err
+		}
+		return s.answer(ctx, ix.BotID, in)
+	}
+}
+
+// logUnrouted logs an IncomingCall for a number no bot has, once per call
+// however often Event Grid redelivers it; it is not answered.
+func (s *Service) logUnrouted(ctx context.Context, ev events.Event, in incomingCall) {
+	if _, err := s.claims.Insert(ctx, claimKey(in), "claim", claimRow{}); err == nil {
+		httpapi.Logger(ctx).Warn("IncomingCall for a phone number no bot has: not answered", "eventId", ev.ID, "to", in.To.Raw(), "from", in.From.Raw())
+	}
+}
+
+func claimKey(in incomingCall) string {
+	id := in.ServerCallID
+	if id == "" {
+		id = in.CorrelationID
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sc:" + hex.EncodeToString(sum[:])
+}
+
+// answer answers a call for a bot exactly once: the claim row names the
+// bot call, and a resend of the answer carries the first attempt's
+// repeatability pair, so ACS acts once even if we crashed in between.
+func (s *Service) answer(ctx context.Context, botID string, in incomingCall) error {
+	log := httpapi.Logger(ctx)
+	if in.IncomingCallContext == "" || (in.ServerCallID == "" && in.CorrelationID == "") {
+		log.Error("IncomingCall for a bot without a call context: dropped", "botId", botID)
+		return nil
+	}
+	b, err := s.Get(ctx, botID)
+	if err != nil {
+		log.Warn("IncomingCall for a bot that is gone: not answered", "botId", botID, "err", err)
+		return nil
+	}
+	if s.opts.PublicBaseURL == "" || s.opts.Callbacks == nil {
+		log.Error("a bot cannot answer: PUBLIC_BASE_URL and ACS_RESOURCE_ID are needed", "botId", botID)
+		return nil
+	}
+	claim := claimRow{BotID: botID, CallID: uuid.NewString()}
+	ck := claimKey(in)
+	if _, err := s.claims.Insert(ctx, ck, "claim", claim); errors.Is(err, store.ErrConflict) {
+		if _, err := s.claims.Get(ctx, ck, "claim", &claim); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	secret, hash := calls.NewCallbackSecret()
+	c := callRow{Caller: in.From.Raw(), CallerName: in.CallerDisplayName, To: in.To.Raw(), ServerCallID: in.ServerCallID, CorrelationID: in.CorrelationID,
+		SecretHash: hash, RepeatID: uuid.NewString(), FirstSent: now, State: "ringing", Step: stepAnswer, StartedAt: now, UpdatedAt: now}
+	if _, err := s.calls.Insert(ctx, botID, claim.CallID, c); errors.Is(err, store.ErrConflict) {
+		// A redelivery: answer again only if the first attempt did not get through.
+		if _, err := s.calls.Get(ctx, botID, claim.CallID, &c); err != nil {
+			return err
+		}
+		if c.Answered || c.Outcome != "" {
+			return nil
+		}
+		if now.Sub(c.FirstSent) > 4*time.Minute {
+			return s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.State, c.Outcome = "ended", OutcomeAnswerFailed; return true })
+		}
+		// A fresh secret (the first is not kept in clear), accepted beside
+		// the first: ACS keeps the first callback URI if that answer got through.
+		secret, hash = calls.NewCallbackSecret()
+		if err := s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.SecretHash += "," + hash; return true }); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	cc, err := s.acs.AnswerCall(ctx, acs.AnswerCallOptions{
+		IncomingCallContext:       in.IncomingCallContext,
+		CallbackURI:               s.callbackURL(botID, claim.CallID, secret),
+		OperationContext:          opContext(claim.CallID, 0, stepAnswer),
+		CognitiveServicesEndpoint: s.cognitive(b.Config),
+		RepeatabilityID:           c.RepeatID,
+		FirstSent:                 c.FirstSent,
+	})
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests {
+		log.Warn("ACS refused to answer a bot call", "botId", botID, "callId", claim.CallID, "status", re.StatusCode, "code", re.ErrorCode)
+		return s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.State, c.Outcome = "ended", OutcomeAnswerFailed; return true })
+	}
+	if err != nil {
+		return fmt.Errorf("answer bot call: %w", err) // Event Grid redelivers
+	}
+	log.Info("bot answered a call", "botId", botID, "callId", claim.CallID, "callConnectionId", cc.ID)
+	return s.update(ctx, botID, claim.CallID, func(c *callRow) bool {
+		c.Answered = true
+		if c.CallConnectionID == "" {
+			c.CallConnectionID = cc.ID
+		}
+		return true
+	})
+}
+
+func (s *Service) cognitive(c Config) string {
+	if c.CognitiveServicesEndpoint != "" {
+		return c.CognitiveServicesEndpoint
+	}
+	return s.opts.CognitiveServicesEndpoint
+}
+
+func (s *Service) callbackURL(botID, callID, secret string) string {
+	return s.opts.PublicBaseURL + "/api/botcallbacks/" + botID + "/" + callID + "?sig=" + url.QueryEscape(secret)
+}
+
+func opContext(callID string, seq int, step string) string {
+	return fmt.Sprintf("%s/%d/%s", callID, seq, step)
+}
+
+// update applies f to a call row under its ETag, re-reading on a conflict;
+// f returns false to write nothing.
+func (s *Service) update(ctx context.Context, botID, callID string, f func(*callRow) bool) error {
+	for range 8 {
+		var c callRow
+		etag, err := s.calls.Get(ctx, botID, callID, &c)
+		if err != nil {
+			return err
+		}
+		if !f(&c) {
+			return nil
+		}
+		c.UpdatedAt = s.now().UTC()
+		if _, err = s.calls.Replace(ctx, botID, callID, c, etag); !errors.Is(err, store.ErrPreconditionFailed) {
+			return err
+		}
+	}
+	return fmt.Errorf("bot call %s kept changing: %w", callID, store.ErrPreconditionFailed)
+}
+
+// Callback handles POST /api/botcallbacks/{botId}/{callId}?sig=<secret>:
+// the per-call secret and ACS's JWT both check out before anything changes.
+func (s *Service) Callback(ctx context.Context, r *http.Request, botID, callID string) error {
+	var c callRow
+	found := CheckID(botID) == nil && uuid.Validate(callID) == nil
+	if found {
+		if _, err := s.calls.Get(ctx, botID, callID, &c); errors.Is(err, store.ErrNotFound) {
+			found = false
+		} else if err != nil {
+			return store.ProblemFor(err)
+		}
+	}
+	// An unknown call gets the answer a wrong secret gets.
+	if !found || !secretMatches(c.SecretHash, r.URL.Query().Get("sig")) {
+		return httpapi.NewProblem(http.StatusUnauthorized, httpapi.CodeUnauthenticated, "the callback's secret does not match its call")
+	}
+	evs, err := s.opts.Callbacks.Events(ctx, r)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID {
+			return httpapi.NewProblem(http.StatusBadRequest, "invalid-event", "the event is about another call connection")
+		}
+		if ev.Type == acs.EventRecordingStateChanged && c.JoinedCall != "" && s.opts.Calls != nil {
+			// The call is recorded through this bot's connection.
+			if err := s.opts.Calls.RecordingStateChanged(ctx, c.JoinedCall, ev); err != nil {
+				return store.ProblemFor(err)
+			}
+			continue
+		}
+		if err := s.apply(ctx, botID, callID, ev); err != nil {
+			return store.ProblemFor(err)
+		}
+	}
+	return nil
+}
+
+// action is what apply decided to ask ACS for after the state was written.
+type action struct {
+	kind     string // play, recognize, transfer, hangup
+	conn     string
+	opCtx    string
+	source   PlaySource
+	caller   string
+	transfer Transfer
+}
+
+// apply advances a bot call by one event, then takes the one ACS action
+// the new step needs. The write comes first: of two deliveries of one
+// event, only the one whose write lands acts.
+func (s *Service) apply(ctx context.Context, botID, callID string, ev acs.CallbackEvent) error {
+	b, err := s.Get(ctx, botID)
+	if err != nil {
+		b = Bot{} // a deleted bot's calls still end cleanly
+	}
+	var act *action
+	err = s.update(ctx, botID, callID, func(c *callRow) bool {
+		act = nil
+		if c.CallConnectionID == "" {
+			c.CallConnectionID = ev.Data.CallConnectionID
+		}
+		return s.transition(ctx, b, callID, c, ev, &act)
+	})
+	if err != nil || act == nil {
+		return err
+	}
+	if err := s.act(ctx, b, *act); err != nil {
+		httpapi.Logger(ctx).Warn("bot action failed", "botId", botID, "callId", callID, "action", act.kind, "err", err)
+		return s.update(ctx, botID, callID, func(c *callRow) bool {
+			if c.Outcome != "" {
+				return false
+			}
+			c.Outcome, c.Step = OutcomeActionFailed, stepDone
+			return true
+		})
+	}
+	return nil
+}
+
+// current reports whether ev completes the call's current step.
+func current(callID string, c *callRow, ev acs.CallbackEvent, step string) bool {
+	return c.Step == step && ev.Data.OperationContext == opContext(callID, c.Seq, step)
+}
+
+// transition is the bot's menu as a state machine; it sets *act to the
+// ACS action the new state needs and reports whether anything changed.
+func (s *Service) transition(_ context.Context, b Bot, callID string, c *callRow, ev acs.CallbackEvent, act **action) bool {
+	next := func(step string, a action) {
+		c.Seq++
+		c.Step = step
+		a.conn, a.opCtx, a.caller = c.CallConnectionID, opContext(callID, c.Seq, step), c.Caller
+		if c.JoinedCall != "" {
+			a.caller = "" // a joined bot plays to everyone
+		}
+		*act = &a
+	}
+	greet := func() {
+		if b.Greeting == nil {
+			next(stepDone, action{kind: "hangup"})
+			return
+		}
+		next(stepGreeting, action{kind: "play", source: *b.Greeting})
+	}
+	fallback := func() {
+		c.Attempts++
+		if c.Attempts <= b.Fallback.retries() {
+			greet()
+			return
+		}
+		if b.Fallback != nil && b.Fallback.Goodbye != nil {
+			next(stepGoodbye, action{kind: "play", source: *b.Fallback.Goodbye})
+			return
+		}
+		c.Outcome = OutcomeHungUp
+		next(stepDone, action{kind: "hangup"})
+	}
+	switch ev.Type {
+	case acs.EventCallConnected:
+		if c.Step != stepAnswer {
+			return false
+		}
+		c.State = "connected"
+		greet()
+	case acs.EventPlayCompleted, acs.EventPlayFailed:
+		switch {
+		case current(callID, c, ev, stepGreeting) && c.JoinedCall != "":
+			if c.Stay {
+				c.Step = stepDone
+			} else {
+				c.Outcome = OutcomeAnnounced
+				next(stepDone, action{kind: "hangup"})
+			}
+		case current(callID, c, ev, stepGreeting):
+			next(stepMenu, action{kind: "recognize"})
+		case current(callID, c, ev, stepPlay):
+			if key := lastKey(c.Keys); b.Menu[key].Then == "menu" {
+				greet()
+			} else {
+				c.Outcome = OutcomeHungUp
+				next(stepDone, action{kind: "hangup"})
+			}
+		case current(callID, c, ev, stepGoodbye):
+			c.Outcome = OutcomeHungUp
+			next(stepDone, action{kind: "hangup"})
+		default:
+			return false
+		}
+	case acs.EventRecognizeCompleted:
+		if !current(callID, c, ev, stepMenu) {
+			return false
+		}
+		keys, err := ev.DTMFTones()
+		if err != nil || len(keys) == 0 {
+			fallback()
+			return true
+		}
+		key := keys[0]
+		c.Keys = appendKey(c.Keys, key)
+		a, ok := b.Menu[key]
+		switch {
+		case !ok:
+			fallback()
+		case a.Transfer != nil:
+			next(stepTransfer, action{kind: "transfer", transfer: *a.Transfer})
+			c.Target = transferTarget(*a.Transfer)
+		case a.Play != nil:
+			next(stepPlay, action{kind: "play", source: *a.Play})
+		default: // repeat
+			greet()
+		}
+	case acs.EventRecognizeFailed:
+		if !current(callID, c, ev, stepMenu) {
+			return false
+		}
+		fallback()
+	case acs.EventCallTransferAccepted:
+		if !current(callID, c, ev, stepTransfer) {
+			return false
+		}
+		c.Outcome, c.Step = OutcomeTransferred, stepDone
+	case acs.EventCallTransferFailed:
+		if !current(callID, c, ev, stepTransfer) {
+			return false
+		}
+		c.Outcome = OutcomeTransferFailed
+		if b.Fallback != nil && b.Fallback.Goodbye != nil {
+			next(stepGoodbye, action{kind: "play", source: *b.Fallback.Goodbye})
+		} else {
+			next(stepDone, action{kind: "hangup"})
+		}
+	case acs.EventCallDisconnected:
+		if c.State == "ended" {
+			return false
+		}
+		c.State, c.Step = "ended", stepDone
+		if c.Outcome == "" {
+			c.Outcome = OutcomeCallerLeft
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+func transferTarget(t Transfer) string {
+	if t.UserID != "" {
+		return "user:" + t.UserID
+	}
+	return "tel:" + t.PhoneNumber
+}
+
+// act asks ACS for one action.
+func (s *Service) act(ctx context.Context, b Bot, a action) error {
+	if a.conn == "" {
+		return errors.New("no call connection id yet")
+	}
+	switch a.kind {
+	case "play":
+		var to []acs.CommunicationIdentifier
+		if a.caller != "" {
+			caller, err := acs.ParseRawID(a.caller)
+			if err != nil {
+				return err
+			}
+			to = append(to, caller)
+		}
+		return s.acs.Play(ctx, a.conn, acs.PlayOptions{Sources: []acs.PlaySource{a.source.acs()}, PlayTo: to, OperationContext: a.opCtx})
+	case "recognize":
+		caller, err := acs.ParseRawID(a.caller)
+		if err != nil {
+			return err
+		}
+		return s.acs.RecognizeDTMF(ctx, a.conn, acs.RecognizeDTMFOptions{Target: caller, MaxTones: 1, InitialSilenceTimeout: 10 * time.Second,
+			InterToneTimeout: 2 * time.Second, OperationContext: a.opCtx})
+	case "transfer":
+		target := acs.PhoneIdentifier(a.transfer.PhoneNumber)
+		if a.transfer.UserID != "" {
+			u, err := s.users.Profile(ctx, a.transfer.UserID)
+			if err != nil {
+				return fmt.Errorf("transfer target %s: %w", a.transfer.UserID, err)
+			}
+			target = acs.UserIdentifier(u.ACSUserID)
+		}
+		return s.acs.TransferToParticipant(ctx, a.conn, acs.TransferOptions{Target: target, SourceCallerID: s.opts.PSTNCallerID, OperationContext: a.opCtx})
+	case "hangup":
+		if err := s.acs.HangUp(ctx, a.conn); err != nil && !acs.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendKey(keys, k string) string {
+	if keys == "" {
+		return k
+	}
+	return keys + "," + k
+}
+
+func lastKey(keys string) string {
+	if keys == "" {
+		return ""
+	}
+	return keys[len(keys)-1:]
+}
+
+func splitKeys(keys string) []string {
+	out := []string{}
+	for i := 0; i < len(keys); i += 2 {
+		out = append(out, keys[i:i+1])
+	}
+	return out
+}
+
+// Calls returns a bot's recent calls, newest first (at most 100).
+func (s *Service) Calls(ctx context.Context, botID string) ([]Call, error) {
+	if _, err := s.Get(ctx, botID); err != nil {
+		return nil, err
+	}
+	out := []Call{}
+	err := s.calls.QueryPartition(ctx, botID, func(rk string, decode func(any) error) error {
+		var c callRow
+		if err := decode(&c); err != nil {
+			return err
+		}
+		out = append(out, c.view(rk))
+		return nil
+	})
+	if err != nil {
+		return nil, store.ProblemFor(err)
+	}
+	slices.SortFunc(out, func(a, b Call) int { return b.StartedAt.Compare(a.StartedAt) })
+	if len(out) > 100 {
+		out = out[:100]
+	}
+	return out, nil
+}
+
+// secretMatches checks secret against the comma-separated hashes a call accepts.
+func secretMatches(hashes, secret string) bool {
+	ok := false
+	for _, h := range strings.Split(hashes, ",") {
+		ok = calls.CallbackSecretMatches(h, secret) || ok
+	}
+	return ok
+}

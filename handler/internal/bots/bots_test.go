@@ -1,0 +1,421 @@
+package bots
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"switchboard/dev/acsemu"
+	"switchboard/dev/azurite"
+	"switchboard/handler/internal/acs"
+	"switchboard/handler/internal/calls"
+	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/store"
+)
+
+func TestMain(m *testing.M) { azurite.Main(m) }
+
+var seq atomic.Int64
+
+// fixture is a bots service on Azurite and the ACS emulator, with its
+// callback route served on loopback, as the handler serves it.
+type fixture struct {
+	svc   *Service
+	ids   *identity.Service
+	emu   *acsemu.Emulator
+	acs   *acs.Client
+	base  string
+	calls chan struct{} // one value per callback the route handled
+	other atomic.Int32  // IncomingCalls passed on to the fan-out
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	emu, err := acsemu.Start(acsemu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+	client, err := acs.NewClientFromConnectionString(emu.ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(store.Config{ConnectionString: azurite.Shared(t).ConnectionString(), Prefix: fmt.Sprintf("bots%d", seq.Add(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ids: identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}}),
+		emu: emu, acs: client, base: "http://" + ln.Addr().String(), calls: make(chan struct{}, 1000)}
+	f.svc = NewService(st, f.ids, client, Options{
+		PublicBaseURL: f.base, PSTNCallerID: "+14255550100",
+		PSTN:      calls.PSTNPolicy{Allowed: []string{"+1425555"}},
+		Callbacks: calls.NewCallbackAuth(emu.OIDCConfigURL(), emu.ResourceID()),
+	})
+	rt := httpapi.NewRouter(slog.New(slog.DiscardHandler))
+	CallbackRoute(rt, f.svc)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.ServeHTTP(w, r)
+		f.calls <- struct{}{}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return f
+}
+
+// deliver hands an Event Grid batch to the IncomingCall handler, as the dispatcher does.
+func (f *fixture) deliver(ctx context.Context, body []byte) error {
+	evs, err := events.Parse(body)
+	if err != nil {
+		return err
+	}
+	h := f.svc.IncomingCall(func(context.Context, events.Event) error { f.other.Add(1); return nil })
+	for _, ev := range evs {
+		if err := h(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fixture) user(t *testing.T, id string) string {
+	t.Helper()
+	g, _ := f.ids.Grant(identity.TokenRequest{})
+	tok, err := f.ids.IssueToken(t.Context(), id, id, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.ACSUserID
+}
+
+// waitFor waits, callback by callback, until cond holds.
+func (f *fixture) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for !cond() {
+		select {
+		case <-f.calls:
+		case <-timeout:
+			t.Fatalf("still waiting for %s", what)
+		}
+	}
+}
+
+func (f *fixture) callOf(t *testing.T, serverCallID string) acsemu.CallState {
+	t.Helper()
+	var found []acsemu.CallState
+	for _, c := range f.emu.Calls() {
+		if c.ServerCallID == serverCallID {
+			found = append(found, c)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d call connections for the incoming call, want 1", len(found))
+	}
+	return found[0]
+}
+
+func intp(n int) *int { return &n }
+
+const greetingURL = "https://cdn.contoso.com/prompts/reception.wav"
+
+func reception(alice string) Config {
+	return Config{
+		DisplayName: "Reception",
+		Greeting:    &PlaySource{File: greetingURL},
+		Menu: map[string]Action{
+			"1": {Transfer: &Transfer{UserID: alice}},
+			"2": {Transfer: &Transfer{PhoneNumber: "+14255550123"}},
+			"3": {Play: &PlaySource{File: "https://cdn.contoso.com/prompts/hours.wav"}, Then: "hangup"},
+			"0": {Repeat: true},
+		},
+		Fallback: &Fallback{Retries: intp(1), Goodbye: &PlaySource{File: "https://cdn.contoso.com/prompts/bye.wav"}},
+	}
+}
+
+func TestBotIdentityIsCreatedOnce(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "alice")
+	var wg sync.WaitGroup
+	results := make([]Bot, 6)
+	errs := make([]error, 6)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _, errs[i] = f.svc.Put(t.Context(), "reception", reception("alice"))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		var p *httpapi.Problem
+		if err != nil && !(errors.As(err, &p) && p.Code == "bot-being-created") {
+			t.Fatalf("Put: %v", err)
+		}
+	}
+	b, created, err := f.svc.Put(t.Context(), "reception", reception("alice"))
+	if err != nil || created {
+		t.Fatalf("Put again = created %v, %v", created, err)
+	}
+	for i, r := range results {
+		if errs[i] == nil && r.ACSUserID != b.ACSUserID {
+			t.Errorf("Put %d made identity %s, the bot has %s", i, r.ACSUserID, b.ACSUserID)
+		}
+	}
+	// alice's identity and the bot's: one CreateIdentity each.
+	if n := f.emu.Requests("CreateIdentity"); n != 2 {
+		t.Errorf("CreateIdentity requests = %d, want 2", n)
+	}
+	list, err := f.svc.List(t.Context())
+	if err != nil || len(list) != 1 || list[0].ID != "reception" {
+		t.Errorf("List = %+v, %v", list, err)
+	}
+	if err := f.svc.Delete(t.Context(), "reception"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Get(t.Context(), "reception"); err == nil {
+		t.Error("Get after Delete found the bot")
+	}
+	if err := f.svc.Delete(t.Context(), "reception"); err != nil {
+		t.Errorf("deleting twice: %v", err)
+	}
+}
+
+// An incoming call is answered once however often Event Grid redelivers
+// it; the greeting plays, a bad key replays the menu, and "1" transfers.
+func TestBotAnswersOnceAndTransfers(t *testing.T) {
+	f := newFixture(t)
+	alice, bob := f.user(t, "alice"), f.user(t, "bob")
+	b, _, err := f.svc.Put(t.Context(), "reception", reception("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := f.emu.NewIncomingCall(bob, b.ACSUserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := acsemu.IncomingCallEvent(in, "Bob", "ev-1")
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = f.deliver(t.Context(), event) }()
+	}
+	wg.Wait()
+	if err := f.deliver(t.Context(), event); err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if f.other.Load() != 0 {
+		t.Error("a bot's IncomingCall went to the fan-out")
+	}
+	if n := f.emu.Requests("AnswerCall"); n < 1 {
+		t.Fatalf("AnswerCall requests = %d", n)
+	}
+	id := f.callOf(t, in.ServerCallID).ID
+	state := func() acsemu.CallState { c, _ := f.emu.Call(id); return c }
+	f.waitFor(t, "the menu", func() bool { return state().Recognizing != "" })
+	m := state().Media
+	if len(m) != 2 || m[0].Kind != "play" || !slices.Equal(m[0].Sources, []string{"file:" + greetingURL}) || !slices.Equal(m[0].PlayTo, []string{bob}) || m[1].Kind != "recognize" {
+		t.Fatalf("media = %+v, want the greeting to bob, then recognize", m)
+	}
+	if err := f.emu.PressKeys(id, "7"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor(t, "the menu again", func() bool { return len(state().Media) == 4 && state().Recognizing != "" })
+	if m := state().Media; m[2].Sources[0] != "file:"+greetingURL {
+		t.Errorf("after a bad key played %v, want the greeting", m[2].Sources)
+	}
+	if err := f.emu.PressKeys(id, "1"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor(t, "the transfer", func() bool {
+		cs, _ := f.svc.Calls(t.Context(), "reception")
+		return len(cs) == 1 && cs[0].State == "ended"
+	})
+	if got := state().Transfers; !slices.Equal(got, []string{alice}) {
+		t.Errorf("transfers = %v, want alice %s", got, alice)
+	}
+	cs, _ := f.svc.Calls(t.Context(), "reception")
+	if c := cs[0]; !slices.Equal(c.Keys, []string{"7", "1"}) || c.Outcome != OutcomeTransferred || c.Target != "user:alice" || c.Caller != bob {
+		t.Errorf("call log = %+v", c)
+	}
+	// A callback replayed after the end acts on nothing.
+	if n := len(state().Media); n != 4 {
+		t.Errorf("media after the transfer = %d ops", n)
+	}
+}
+
+// No input: replay up to the retries, then the goodbye, then hang up.
+func TestBotFallbackHangsUp(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "alice")
+	bob := f.user(t, "bob")
+	b, _, err := f.svc.Put(t.Context(), "reception", reception("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := f.emu.NewIncomingCall(bob, b.ACSUserID)
+	if err := f.deliver(t.Context(), acsemu.IncomingCallEvent(in, "", "ev-2")); err != nil {
+		t.Fatal(err)
+	}
+	id := f.callOf(t, in.ServerCallID).ID
+	state := func() acsemu.CallState { c, _ := f.emu.Call(id); return c }
+	for i := range 2 {
+		f.waitFor(t, "the menu", func() bool { return state().Recognizing != "" && len(state().Media) == 2*(i+1) })
+		if err := f.emu.Silence(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.waitFor(t, "the hang-up", func() bool { return state().State == "disconnected" })
+	m := state().Media
+	if last := m[len(m)-1]; last.Kind != "play" || last.Sources[0] != "file:https://cdn.contoso.com/prompts/bye.wav" {
+		t.Errorf("last media = %+v, want the goodbye", last)
+	}
+	f.waitFor(t, "the log", func() bool {
+		cs, _ := f.svc.Calls(t.Context(), "reception")
+		return len(cs) == 1 && cs[0].State == "ended"
+	})
+	cs, _ := f.svc.Calls(t.Context(), "reception")
+	if cs[0].Outcome != OutcomeHungUp || len(cs[0].Keys) != 0 {
+		t.Errorf("call log = %+v", cs[0])
+	}
+}
+
+// Calls to a number no bot has are not answered; an app user's go on to the fan-out.
+func TestIncomingCallRouting(t *testing.T) {
+	f := newFixture(t)
+	bob, carol := f.user(t, "bob"), f.user(t, "carol")
+	cfg := reception("bob")
+	cfg.PhoneNumbers = []string{"+14255550199"}
+	if _, _, err := f.svc.Put(t.Context(), "desk", cfg); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := f.emu.NewIncomingCall("4:+14255550111", "4:+14255550177")
+	if err := f.deliver(t.Context(), acsemu.IncomingCallEvent(in, "", "ev-3")); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.emu.Requests("AnswerCall"); n != 0 || f.other.Load() != 0 {
+		t.Errorf("unknown number: %d answers, %d passed on", n, f.other.Load())
+	}
+	in, _ = f.emu.NewIncomingCall(bob, carol)
+	if err := f.deliver(t.Context(), acsemu.IncomingCallEvent(in, "", "ev-4")); err != nil {
+		t.Fatal(err)
+	}
+	if f.other.Load() != 1 {
+		t.Errorf("a user's IncomingCall was not passed to the fan-out")
+	}
+	in, _ = f.emu.NewIncomingCall("4:+14255550111", "4:+14255550199")
+	if err := f.deliver(t.Context(), acsemu.IncomingCallEvent(in, "", "ev-5")); err != nil {
+		t.Fatal(err)
+	}
+	if f.callOf(t, in.ServerCallID).Source != "4:+14255550111" {
+		t.Error("the bot's number was not answered")
+	}
+	// Another bot may not take the number.
+	if _, _, err := f.svc.Put(t.Context(), "other", cfg); !isProblem(err, http.StatusConflict, "phone-number-taken") {
+		t.Errorf("second bot on the number: %v", err)
+	}
+}
+
+func TestCallbacksNeedSecretAndSignature(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "alice")
+	bob := f.user(t, "bob")
+	b, _, err := f.svc.Put(t.Context(), "reception", reception("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := f.emu.NewIncomingCall(bob, b.ACSUserID)
+	if err := f.deliver(t.Context(), acsemu.IncomingCallEvent(in, "", "ev-6")); err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := f.svc.Calls(t.Context(), "reception")
+	if len(cs) != 1 {
+		t.Fatalf("calls = %+v", cs)
+	}
+	body := `[{"id":"x","source":"s","type":"Microsoft.Communication.CallConnected","specversion":"1.0","data":{"callConnectionId":"c"}}]`
+	for _, u := range []string{
+		f.base + "/api/botcallbacks/reception/" + cs[0].ID,                                // no secret
+		f.base + "/api/botcallbacks/reception/" + cs[0].ID + "?sig=guess",                 // wrong secret
+		f.base + "/api/botcallbacks/reception/00000000-0000-0000-0000-000000000000?sig=x", // no such call
+	} {
+		resp, err := http.Post(u, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST %s = %d, want 401", u, resp.StatusCode)
+		}
+	}
+}
+
+func isProblem(err error, status int, code string) bool {
+	var p *httpapi.Problem
+	return errors.As(err, &p) && p.Status == status && p.Code == code
+}
+
+// Bad configurations are 400s naming the field, at PUT rather than as a failed call later.
+func TestValidate(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "alice")
+	tts := func(c Config) Config {
+		c.CognitiveServicesEndpoint = "https://switchboard.cognitiveservices.azure.com/"
+		return c
+	}
+	with := func(edit func(*Config)) Config { c := reception("alice"); edit(&c); return c }
+	long := strings.Repeat("a", acs.MaxTTSCharacters+1)
+	cases := []struct {
+		name  string
+		cfg   Config
+		field string
+	}{
+		{"key outside 0-9*#", with(func(c *Config) { c.Menu["A"] = Action{Repeat: true} }), "menu.A"},
+		{"two-character key", with(func(c *Config) { c.Menu["11"] = Action{Repeat: true} }), "menu.11"},
+		{"unknown user", with(func(c *Config) { c.Menu["4"] = Action{Transfer: &Transfer{UserID: "nobody"}} }), "menu.4.transfer.userId"},
+		{"number outside the PSTN policy", with(func(c *Config) { c.Menu["5"] = Action{Transfer: &Transfer{PhoneNumber: "+442071234567"}} }), "menu.5.transfer.phoneNumber"},
+		{"not E.164", with(func(c *Config) { c.Menu["5"] = Action{Transfer: &Transfer{PhoneNumber: "555"}} }), "menu.5.transfer.phoneNumber"},
+		{"two actions", with(func(c *Config) { c.Menu["6"] = Action{Repeat: true, Play: &PlaySource{File: greetingURL}} }), "menu.6"},
+		{"then without play", with(func(c *Config) { c.Menu["6"] = Action{Repeat: true, Then: "hangup"} }), "menu.6.then"},
+		{"no greeting", with(func(c *Config) { c.Greeting = nil }), "greeting"},
+		{"greeting neither text nor file", with(func(c *Config) { c.Greeting = &PlaySource{} }), "greeting"},
+		{"greeting over http", with(func(c *Config) { c.Greeting = &PlaySource{File: "http://cdn.contoso.com/a.wav"} }), "greeting.file"},
+		{"greeting on a private host", with(func(c *Config) { c.Greeting = &PlaySource{File: "https://10.0.0.5/a.wav"} }), "greeting.file"},
+		{"text without cognitive services", with(func(c *Config) { c.Greeting = &PlaySource{Text: "Hello"} }), "greeting.text"},
+		{"text too long", tts(with(func(c *Config) { c.Greeting = &PlaySource{Text: long} })), "greeting.text"},
+		{"menu TTS without cognitive services", with(func(c *Config) { c.Menu["3"] = Action{Play: &PlaySource{Text: "Hours"}} }), "menu.3.play.text"},
+		{"fallback retries", with(func(c *Config) { c.Fallback.Retries = intp(9) }), "fallback.retries"},
+		{"no display name", with(func(c *Config) { c.DisplayName = " " }), "displayName"},
+		{"empty menu", with(func(c *Config) { c.Menu = nil }), "menu"},
+		{"bad phone number", with(func(c *Config) { c.PhoneNumbers = []string{"0800"} }), "phoneNumbers"},
+		{"cognitive endpoint over http", with(func(c *Config) { c.CognitiveServicesEndpoint = "http://ai.example.org" }), "cognitiveServicesEndpoint"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := f.svc.Put(t.Context(), fmt.Sprintf("bot-%d", i), tc.cfg)
+			var p *httpapi.Problem
+			if !errors.As(err, &p) || p.Status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != tc.field {
+				t.Errorf("Put = %v (%+v), want 400 naming %s", err, p, tc.field)
+			}
+		})
+	}
+	if _, _, err := f.svc.Put(t.Context(), "tts", tts(with(func(c *Config) { c.Greeting = &PlaySource{Text: "Press 1 for Alice", Voice: "en-US-JennyNeural"} }))); err != nil {
+		t.Errorf("TTS with an endpoint: %v", err)
+	}
+	if _, _, err := f.svc.Put(t.Context(), "bad/id", reception("alice")); !isProblem(err, http.StatusBadRequest, httpapi.CodeInvalidRequest) {
+		t.Errorf("bad bot id: %v", err)
+	}
+}
