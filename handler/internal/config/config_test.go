@@ -126,7 +126,7 @@ func TestLoadSpendSettings(t *testing.T) {
 		strings.Join(c.PSTNBlockedPrefixes, ",") != DefaultPSTNBlockedPrefixes {
 		t.Errorf("PSTN defaults: %q %v %v", c.AuthPSTNRole, c.PSTNAllowedPrefixes, c.PSTNBlockedPrefixes)
 	}
-	wantUser := Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50}
+	wantUser := Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50, RelayPerHour: 60}
 	if c.QuotaUser != wantUser {
 		t.Errorf("user quotas %+v, want %+v", c.QuotaUser, wantUser)
 	}
