@@ -33,7 +33,8 @@ type Options struct {
 	AccessKey []byte
 	// ResourceID is the resource's immutable id (a GUID); default random.
 	ResourceID string
-	// Now is the emulator's clock; default time.Now. Tests move it to expire tokens.
+	// Now is the emulator's clock for tokens and limits; default time.Now.
+	// Tests move it to age tokens. Request dates are checked against the real clock.
 	Now func() time.Time
 	// VerifyBearer, when set, accepts `Authorization: Bearer` requests (the
 	// Entra ID path) whose token it approves; without it only HMAC is accepted.
