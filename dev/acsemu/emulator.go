@@ -60,6 +60,7 @@ type Emulator struct {
 	identities map[string]*identity
 	requests   map[string]int
 	faults     faultState
+	issuance   issuanceState
 
 	rooms        map[string]*room
 	roomRepeats  map[string]string
@@ -136,6 +137,7 @@ func New(opts Options) (*Emulator, error) {
 		writeError(w, http.StatusNotFound, "NotFound", "no ACS operation matches "+r.Method+" "+r.URL.Path)
 	})
 	e.routeControl()
+	e.routeLimits()
 	return e, nil
 }
 
