@@ -76,8 +76,8 @@ func (f policyFunc) Do(req *policy.Request) (*http.Response, error) { return f(r
 func newPrefix() string { return fmt.Sprintf("q%d", prefixSeq.Add(1)) }
 
 func defaults() (Limits, Limits) {
-	user := Limits{Tokens: 20, Calls: 30, Invites: 100, Dials: 20, DeviceRegistrations: 50}
-	service := Limits{Tokens: 200, Calls: 300, Invites: 1000, Dials: 200, DeviceRegistrations: 500}
+	user := Limits{Tokens: 20, Calls: 30, Invites: 100, Dials: 20, DeviceRegistrations: 50, Relay: 60}
+	service := Limits{Tokens: 200, Calls: 300, Invites: 1000, Dials: 200, DeviceRegistrations: 500, Relay: 600}
 	return user, service
 }
 
