@@ -73,9 +73,11 @@ func fieldProblem(field, detail string) *httpapi.Problem {
 var errRetry = errors.New("profile changed; read it again")
 
 // IssueToken issues an ACS token for userID, creating the user's ACS identity
-// on first use. A known user costs one Table read and one ACS call. Many
-// concurrent first requests create exactly one identity: the first to insert
-// a reservation row creates it, the others wait for it to become active.
+// on first use. A known user costs one Table read and one ACS call, or with
+// the token cache (cache.go) one Table read while the cached token has half
+// its life left. Many concurrent first requests create exactly one
+// identity: the first to insert a reservation row creates it, the others
+// wait for it to become active.
 func (s *Service) IssueToken(ctx context.Context, userID, displayName string, g TokenGrant) (TokenResponse, error) {
 	deadline := s.opts.Now().Add(waitTimeout)
 	var cached cacheRead
