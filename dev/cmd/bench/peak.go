@@ -28,6 +28,7 @@ type peakRow struct {
 	throttled, failed int // throttled: 429, or 503 acs-throttled, as clients see them
 	issued, refused   int // at ACS: tokens issued, issuances the limit refused
 	tables            map[string]int
+	failures          map[string]int // other failures, by status and problem code (or transport error)
 	cpu               time.Duration
 	lat               stats
 }
@@ -96,7 +97,7 @@ func peakRun(ctx context.Context, e *env, bin string, vars, toks []string, durat
 	}
 	e.acs.SetIssuanceLimit(peakLimit, peakWindow)
 	defer e.acs.SetIssuanceLimit(0, 0)
-	row := peakRow{users: len(toks), duration: duration}
+	row := peakRow{users: len(toks), duration: duration, failures: map[string]int{}}
 	e.tables.reset()
 	issued, refused := e.acs.Issued(), e.acs.Throttled()
 	var mu sync.Mutex
@@ -128,6 +129,7 @@ func peakRun(ctx context.Context, e *env, bin string, vars, toks []string, durat
 				switch {
 				case err != nil:
 					row.failed++
+					row.failures["no answer within the client's 30 s"]++
 					if firstErr == nil {
 						firstErr = err
 					}
@@ -137,6 +139,7 @@ func peakRun(ctx context.Context, e *env, bin string, vars, toks []string, durat
 					row.throttled++
 				default:
 					row.failed++
+					row.failures[strings.TrimSpace(fmt.Sprintf("%d %s", status, code))]++
 				}
 			}(toks[i%len(toks)])
 		}
