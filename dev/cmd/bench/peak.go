@@ -23,7 +23,8 @@ const (
 type peakRow struct {
 	cache             bool
 	users             int
-	duration          time.Duration
+	duration          time.Duration // planned
+	took              time.Duration // from the first request to the last answer
 	sent, served      int
 	throttled, failed int // throttled: 429, or 503 acs-throttled, as clients see them
 	issued, refused   int // at ACS: tokens issued, issuances the limit refused
@@ -144,6 +145,7 @@ func peakRun(ctx context.Context, e *env, bin string, vars, toks []string, durat
 			}(toks[i%len(toks)])
 		}
 		wg.Wait()
+		row.took = time.Since(start)
 		return nil
 	})
 	if err != nil {

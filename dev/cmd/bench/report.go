@@ -149,7 +149,7 @@ func (r *report) Markdown() string {
 			"Throttled answers are what clients see: 429, or 503 `acs-throttled` (Switchboard's answer to ACS's 429).\n\n",
 			p0.users, p0.duration, peakRate, peakLimit, peakWindow, 1000, 30*time.Second)
 	}
-	w("| token cache | requests | served | throttled answers | other failures | ACS issuances | refused by the limit | Table transactions per request | handler CPU per request | p50 | p99 | target |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("| token cache | requests | run took | served | throttled answers | other failures | ACS issuances | refused by the limit | Table transactions per request | handler CPU per request | p50 | p99 | target |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.peaks {
 		name, target := "off", ""
 		if p.cache {
@@ -159,7 +159,7 @@ func (r *report) Markdown() string {
 		if p.sent > 0 {
 			cpu = p.cpu / time.Duration(p.sent)
 		}
-		w("| %s | %d | %d | %d | %d | %d | %d | %.2f | %.3f ms | %s | %s | %s |\n", name, p.sent, p.served, p.throttled, p.failed, p.issued, p.refused, p.tablePerRequest(), ms(cpu), pct(p.lat.p50), pct(p.lat.p99), target)
+		w("| %s | %d | %s | %d | %d | %d | %d | %d | %.2f | %.3f ms | %s | %s | %s |\n", name, p.sent, p.took.Round(time.Second), p.served, p.throttled, p.failed, p.issued, p.refused, p.tablePerRequest(), ms(cpu), pct(p.lat.p50), pct(p.lat.p99), target)
 	}
 	for _, p := range r.peaks {
 		if p.failed > 0 {
