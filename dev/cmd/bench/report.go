@@ -161,6 +161,7 @@ func (r *report) Markdown() string {
 		}
 		w("| %s | %d | %s | %d | %d | %d | %d | %d | %.2f | %.3f ms | %s | %s | %s |\n", name, p.sent, p.took.Round(time.Second), p.served, p.throttled, p.failed, p.issued, p.refused, p.tablePerRequest(), ms(cpu), pct(p.lat.p50), pct(p.lat.p99), target)
 	}
+	w("\n")
 	for _, p := range r.peaks {
 		if p.failed > 0 {
 			name := "off"
