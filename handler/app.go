@@ -99,6 +99,9 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		AllowedScopes: cfg.TokenScopes,
 		DefaultScopes: cfg.TokenDefaultScopes,
 		MaxContacts:   cfg.MaxContacts,
+
+		TokenCacheKey:         cfg.TokenCacheKey,
+		TokenCacheKeyPrevious: cfg.TokenCacheKeyPrevious,
 	})
 
 	if cfg.PushAllowLoopbackTargets {

@@ -92,6 +92,13 @@ param eventGridTopicKey string = ''
 @secure()
 param eventsWebhookKey string = ''
 
+@description('AES-256 key (32 bytes, base64) sealing the shared ACS token cache; empty: no cache, one ACS issuance per token request. Generate once (`openssl rand -base64 32`) and keep it in the azd environment, or give a Key Vault reference; see docs/deploy.md.')
+@secure()
+param tokenCacheKey string = ''
+@description('During a rotation only: the old token cache key, which still opens rows sealed before it (never seals).')
+@secure()
+param tokenCacheKeyPrevious string = ''
+
 @description('TURN servers for POST /api/relay: comma-separated turn:, turns: and stun: URLs (empty: the route answers 501). Azure has no managed TURN; see docs/deploy.md.')
 param turnUrls string = ''
 @description('TURN REST API shared secret, the static-auth-secret of your TURN servers (or a Key Vault reference).')
@@ -267,6 +274,8 @@ module functionApp 'modules/functionapp.bicep' = {
       AUTH_SERVICE_ROLE: authServiceRole
       TOKEN_SCOPES: tokenScopes
       TOKEN_DEFAULT_SCOPES: tokenDefaultScopes
+      TOKEN_CACHE_KEY: tokenCacheKey
+      TOKEN_CACHE_KEY_PREVIOUS: tokenCacheKeyPrevious
       NOTIFICATION_HUB_NAME: notificationHubs.outputs.hubName
       APNS_VOIP_TOPIC: apnsVoipTopic
       WEBPUSH_VAPID_PUBLIC_KEY: webPushVapidPublicKey

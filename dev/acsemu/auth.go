@@ -56,7 +56,8 @@ func (e *Emulator) authenticate(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the x-ms-date header %q is not an RFC 1123 GMT date: %w", date, err)
 	}
-	if skew := e.opts.Now().Sub(at); skew > MaxClockSkew || skew < -MaxClockSkew {
+	// Against the real clock: clients sign with theirs, whatever Options.Now says.
+	if skew := time.Since(at); skew > MaxClockSkew || skew < -MaxClockSkew {
 		return nil, fmt.Errorf("the x-ms-date header is %s away from the server's clock (at most %s)", skew.Round(time.Second), MaxClockSkew)
 	}
 	hash := r.Header.Get("x-ms-content-sha256")

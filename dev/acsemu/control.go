@@ -64,6 +64,8 @@ func (e *Emulator) routeControl() {
 			"resourceId": e.resourceID,
 			"identities": e.IdentityCount(),
 			"requests":   e.RequestCounts(),
+			"issued":     e.Issued(),
+			"throttled":  e.Throttled(),
 		})
 	})
 	e.control.HandleFunc("/emulator/", func(w http.ResponseWriter, r *http.Request) {

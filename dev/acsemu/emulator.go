@@ -40,7 +40,8 @@ type Options struct {
 	AccessKey []byte
 	// ResourceID is the resource's immutable id (a GUID); default random.
 	ResourceID string
-	// Now is the emulator's clock; default time.Now. Tests move it to expire tokens.
+	// Now is the emulator's clock for tokens and limits; default time.Now.
+	// Tests move it to age tokens. Request dates are checked against the real clock.
 	Now func() time.Time
 	// VerifyBearer, when set, accepts `Authorization: Bearer` requests (the
 	// Entra ID path) whose token it approves; without it only HMAC is accepted.
@@ -69,6 +70,7 @@ type Emulator struct {
 	identities map[string]*identity
 	requests   map[string]int
 	faults     faultState
+	issuance   issuanceState
 
 	rooms        map[string]*room
 	roomRepeats  map[string]string
@@ -158,6 +160,7 @@ func New(opts Options) (*Emulator, error) {
 	})
 	e.routeControl()
 	e.routeMediaControl()
+	e.routeLimits()
 	return e, nil
 }
 

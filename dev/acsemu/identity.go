@@ -71,6 +71,13 @@ func (e *Emulator) createIdentity(w http.ResponseWriter, r *http.Request) {
 	ident := &identity{}
 	resp := map[string]any{"identity": map[string]string{"id": id}}
 	e.mu.Lock()
+	if len(req.CreateTokenWithScopes) > 0 {
+		if wait, ok := e.takeIssuance(); !ok {
+			e.mu.Unlock()
+			writeIssuanceThrottled(w, wait)
+			return
+		}
+	}
 	e.identities[id] = ident
 	var tok accessToken
 	var err error
@@ -107,11 +114,16 @@ func (e *Emulator) issueAccessToken(w http.ResponseWriter, r *http.Request) {
 	ident, found := e.liveIdentity(id)
 	var tok accessToken
 	var err error
+	wait, fits := time.Duration(0), true
 	if found {
-		tok, err = e.newAccessToken(id, ident, req.Scopes, minutes)
+		if wait, fits = e.takeIssuance(); fits {
+			tok, err = e.newAccessToken(id, ident, req.Scopes, minutes)
+		}
 	}
 	e.mu.Unlock()
 	switch {
+	case !fits:
+		writeIssuanceThrottled(w, wait)
 	case !found:
 		writeNotFound(w, id)
 	case err != nil:

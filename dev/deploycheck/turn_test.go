@@ -6,11 +6,14 @@ import (
 	"testing"
 )
 
-// turnSecrets are the TURN settings that hold secrets, by main.bicep parameter.
+// turnSecrets are the TURN settings that hold secrets, by main.bicep
+// parameter, and the token cache keys, which follow the same rule.
 var turnSecrets = map[string]string{
 	"TURN_SHARED_SECRET":          "turnSharedSecret",
 	"TURN_SHARED_SECRET_PREVIOUS": "turnSharedSecretPrevious",
 	"TURN_USER_KEY":               "turnUserKey",
+	"TOKEN_CACHE_KEY":             "tokenCacheKey",
+	"TOKEN_CACHE_KEY_PREVIOUS":    "tokenCacheKeyPrevious",
 }
 
 // TURN secrets reach the app only through @secure() parameters (kept out of

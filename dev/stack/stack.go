@@ -40,6 +40,10 @@ const SMSFrom = "+18005550100"
 // local.settings.sample.json can name it; tests use a random one.
 var DevAccessKey = []byte("switchboard-dev-key-not-a-secret")
 
+// DevTokenCacheKey is `make run`'s TOKEN_CACHE_KEY (base64 of 32 bytes), so
+// that local.settings.sample.json can name it; it protects nothing.
+const DevTokenCacheKey = "c3dpdGNoYm9hcmQtZGV2LWNhY2hlLWtleS0wMTIzNDU="
+
 // WebPushAllowedHosts is the stack's WEBPUSH_ALLOWED_HOSTS: the handler's
 // default list plus the loopback hosts the Web Push emulator listens on.
 const WebPushAllowedHosts = "fcm.googleapis.com,updates.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com,127.0.0.1,::1,localhost"

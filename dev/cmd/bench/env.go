@@ -33,6 +33,9 @@ const (
 	pushLatency = 50 * time.Millisecond
 )
 
+// benchCacheKey is the TOKEN_CACHE_KEY of the processes run with the cache on.
+const benchCacheKey = "YmVuY2gtdG9rZW4tY2FjaGUta2V5LTAxMjM0NTY3ODk="
+
 type env struct {
 	azurite *azurite.Server
 	tables  *tableCounter
@@ -40,7 +43,19 @@ type env struct {
 	issuer  *oidc.Issuer
 	acs     *acsemu.Emulator
 	push    *pushemu.Emulators
-	vars    []string
+	vars    []string // the handler's settings, token cache off
+}
+
+// cacheVars are the handler's settings with the token cache on.
+func (e *env) cacheVars() []string {
+	return append(append([]string(nil), e.vars...), "TOKEN_CACHE_KEY="+benchCacheKey)
+}
+
+func (e *env) audience() string { return oidc.DefaultAudience }
+
+// storageConnectionString is the connection string through the counting proxy.
+func (e *env) storageConnectionString() string {
+	return strings.TrimPrefix(e.vars[0], "STORAGE_CONNECTION_STRING=")
 }
 
 func startEnv(ctx context.Context) (*env, error) {

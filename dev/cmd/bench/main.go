@@ -1,8 +1,10 @@
 // Command bench is `make bench`: it runs the real handler binary against
 // Azurite and the emulators and prints one table of measured figures: cold
 // start, memory, token latency and handler overhead, fan-out time, Table
-// Storage transactions and ACS calls per operation, and the same token
-// issuance done by a Node.js server with the official SDK, in the same run.
+// Storage transactions and ACS calls per operation, CPU per token request
+// beside a like-for-like Node.js reference (jose, @azure/data-tables,
+// @azure/communication-identity) in the same run, and a morning peak under
+// the ACS issuance limit with the token cache on and off.
 // It is a program, not a timed test: it reports, it does not assert.
 package main
 
@@ -70,7 +72,13 @@ func run() error {
 	if err := cost(ctx, env, bin, r); err != nil {
 		return err
 	}
-	if err := nodeReference(ctx, env, repo, starts, requests, r); err != nil {
+	if err := nodeColdStart(ctx, env, repo, starts, r); err != nil {
+		return err
+	}
+	if err := sideBySide(ctx, env, bin, repo, requests, r); err != nil {
+		return err
+	}
+	if err := peak(ctx, env, bin, r); err != nil {
 		return err
 	}
 	out := r.Markdown()
@@ -95,7 +103,10 @@ the push emulators, and drives the real binary directly on its port (the
 Functions host would add one proxy hop). ACS answers after a fixed 20 ms and
 push providers after a fixed 50 ms, so Switchboard's own share is visible.
 These machines are shared and noisy: compare ratios within one run, not
-absolute numbers across runs. Reproduce with ` + "`make bench`" + ` (add
+absolute numbers across runs. CPU per request (user+system time of each
+server process, from /proc, over the measured requests) is what two shared
+cores distort least; latency tails there are mostly scheduling. Sections
+run with the token cache off unless they say otherwise. Reproduce with ` + "`make bench`" + ` (add
 ` + "`-quick`" + ` via ` + "`go run ./dev/cmd/bench -quick`" + ` for a rough run).
 
 ` + results

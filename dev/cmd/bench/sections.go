@@ -245,8 +245,18 @@ func cost(ctx context.Context, e *env, bin string, r *report) error {
 		return err
 	}
 	defer p2.stop()
+	// And an instance with the token cache on.
+	p3, err := startProc(bin, nil, "", e.cacheVars())
+	if err != nil {
+		return err
+	}
+	defer p3.stop()
 	known := e.token("bench-cost-known")
 	if _, err := waitFor(ctx, time.Now(), "POST", p.base+"/api/token", known, 200, 20*time.Second); err != nil {
+		return err
+	}
+	cachedUser := e.token("bench-cost-cached")
+	if _, err := waitFor(ctx, time.Now(), "POST", p3.base+"/api/token", cachedUser, 200, 20*time.Second); err != nil {
 		return err
 	}
 	if _, err := waitFor(ctx, time.Now(), "GET", p2.base+"/api/health", "", 200, 20*time.Second); err != nil {
@@ -302,6 +312,7 @@ func cost(ctx context.Context, e *env, bin string, r *report) error {
 		{"token, new user", func() error {
 			return expect(do(ctx, "POST", p.base+"/api/token", e.token("bench-cost-"+uuid.NewString()), ""))
 		}},
+		{"token, known user, cache on, token cached", func() error { return expect(do(ctx, "POST", p3.base+"/api/token", cachedUser, "")) }},
 		{"token, known user, first on another instance", func() error { return expect(do(ctx, "POST", p2.base+"/api/token", known, "")) }},
 		{"token, known user, after another instance spent", func() error { return expect(do(ctx, "POST", p.base+"/api/token", known, "")) }},
 		{"contacts list", func() error { return expect(do(ctx, "GET", p.base+"/api/contacts", known, "")) }},

@@ -47,7 +47,8 @@ func run() error {
 		defer turn.Close()
 	}
 	st, err := stack.Start(ctx, stack.Options{
-		Env: turnEnv,
+		// The token cache is on, as in a deployment (local.settings.sample.json names the same key).
+		Env: append(turnEnv, "TOKEN_CACHE_KEY="+stack.DevTokenCacheKey),
 		// The ports local.settings.sample.json names; a busy one falls back to a random port.
 		Ports: stack.Ports{
 			Host:    preferPort(7071),

@@ -48,6 +48,9 @@ type Config struct {
 	TokenScopes        []string // TOKEN_SCOPES: scopes a caller may ask for
 	TokenDefaultScopes []string // TOKEN_DEFAULT_SCOPES: scopes issued when none are asked for
 
+	TokenCacheKey         []byte // TOKEN_CACHE_KEY: AES-256 key sealing cached ACS tokens; nil means no cache
+	TokenCacheKeyPrevious []byte // TOKEN_CACHE_KEY_PREVIOUS: the old key during a rotation (opens, never seals)
+
 	NotificationHubConnectionString string // NOTIFICATION_HUB_CONNECTION_STRING
 	NotificationHubName             string // NOTIFICATION_HUB_NAME
 	APNSVoIPTopic                   string // APNS_VOIP_TOPIC
@@ -127,7 +130,7 @@ var Settings = []string{
 	"STORAGE_CONNECTION_STRING", "STORAGE_TABLE_ENDPOINT", "TABLE_PREFIX",
 	"ACS_CONNECTION_STRING", "ACS_ENDPOINT",
 	"AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_USER_CLAIM", "AUTH_EASYAUTH", "AUTH_SERVICE_ROLE", "AUTH_PSTN_ROLE",
-	"TOKEN_SCOPES", "TOKEN_DEFAULT_SCOPES",
+	"TOKEN_SCOPES", "TOKEN_DEFAULT_SCOPES", "TOKEN_CACHE_KEY", "TOKEN_CACHE_KEY_PREVIOUS",
 	"NOTIFICATION_HUB_CONNECTION_STRING", "NOTIFICATION_HUB_NAME", "APNS_VOIP_TOPIC",
 	"WEBPUSH_VAPID_PUBLIC_KEY", "WEBPUSH_VAPID_PRIVATE_KEY", "WEBPUSH_SUBJECT",
 	"WEBPUSH_ALLOWED_HOSTS", "PUSH_ALLOW_LOOPBACK_TARGETS",
@@ -199,6 +202,7 @@ func Load(getenv func(string) string) (*Config, error) {
 			r.fail("TOKEN_DEFAULT_SCOPES", fmt.Sprintf("holds %q, which TOKEN_SCOPES does not allow", s))
 		}
 	}
+	r.tokenCache(c)
 
 	c.NotificationHubConnectionString = r.str("NOTIFICATION_HUB_CONNECTION_STRING")
 	c.NotificationHubName = r.str("NOTIFICATION_HUB_NAME")

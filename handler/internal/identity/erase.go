@@ -41,6 +41,10 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 	if err := s.erasePairs(ctx, s.blocks, s.blockedBy, userID); err != nil {
 		return err
 	}
+	// Cached tokens (revoked above) go with the mapping rows.
+	if err := s.dropCache(ctx, userID); err != nil {
+		return err
+	}
 	if p.ACSUserID != "" {
 		if err := s.users.Delete(ctx, p.ACSUserID, reverseRow, azcore.ETagAny); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return storeError(err)

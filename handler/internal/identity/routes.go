@@ -32,6 +32,7 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *q
 	route("POST /api/token", h.token)
 	route("GET /api/me", h.me)
 	route("DELETE /api/me", h.eraseMe)
+	route("POST /api/me/revoke", h.revokeMe)
 	route("GET /api/contacts", h.listContacts)
 	route("PUT /api/contacts/{userId}", h.addContact)
 	route("DELETE /api/contacts/{userId}", h.removeContact)
@@ -138,6 +139,23 @@ func (h *handlers) eraseMe(w http.ResponseWriter, r *http.Request, c caller) err
 		return err
 	}
 	if err := h.s.Erase(r.Context(), userID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revokeMe revokes the caller's ACS tokens and drops the cached ones; the
+// next POST /api/token issues a fresh one. 204, idempotent.
+func (h *handlers) revokeMe(w http.ResponseWriter, r *http.Request, c caller) error {
+	userID, err := c.user()
+	if err != nil {
+		return err
+	}
+	if _, err := httpapi.ReadBody(r); err != nil {
+		return err
+	}
+	if err := h.s.Revoke(r.Context(), userID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

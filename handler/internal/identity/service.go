@@ -73,6 +73,9 @@ type Options struct {
 	// MaxContacts caps a user's contacts and outstanding requests
 	// (MAX_CONTACTS_PER_USER); default DefaultMaxContacts.
 	MaxContacts int
+	// TokenCacheKey (TOKEN_CACHE_KEY, 32 bytes) turns the shared token
+	// cache on; TokenCacheKeyPrevious opens rows sealed before a rotation.
+	TokenCacheKey, TokenCacheKeyPrevious []byte
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -82,15 +85,21 @@ type Service struct {
 	users, contacts, contactOf *store.Table
 	blocks, blockedBy          *store.Table
 	acs                        ACS
+	sealer                     *tokenSealer // nil: no token cache
 	opts                       Options
 	erasers                    []Eraser
 	relations                  []Relation
 }
 
-// NewService wires the service.
+// NewService wires the service. Token cache keys must be 32 bytes (config
+// checks them; anything else is a programming error and panics).
 func NewService(st *store.Store, client ACS, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	sealer, err := newTokenSealer(opts.TokenCacheKey, opts.TokenCacheKeyPrevious)
+	if err != nil {
+		panic("identity: " + err.Error())
 	}
 	if opts.MaxContacts <= 0 {
 		opts.MaxContacts = DefaultMaxContacts
@@ -102,6 +111,7 @@ func NewService(st *store.Store, client ACS, opts Options) *Service {
 		blocks:    st.Table(BlocksTable),
 		blockedBy: st.Table(BlockedByTable),
 		acs:       client,
+		sealer:    sealer,
 		opts:      opts,
 	}
 }
