@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
+	verrors "github.com/pb33f/libopenapi-validator/errors"
+
+	"switchboard/docs"
+)
+
+// contract validates traffic against docs/openapi.yaml: client.do checks
+// every request it sends and every answer it gets, so a route that drifts
+// from the document fails the test that called it.
+var contract = struct {
+	once sync.Once
+	mu   sync.Mutex // the validator's caches are not documented as safe for concurrent use
+	v    validator.Validator
+	err  error
+}{}
+
+func contractValidator() (validator.Validator, error) {
+	contract.once.Do(func() {
+		doc, err := libopenapi.NewDocument(docs.OpenAPI)
+		if err != nil {
+			contract.err = fmt.Errorf("docs/openapi.yaml: %w", err)
+			return
+		}
+		v, errs := validator.NewValidator(doc, config.WithFormatAssertions())
+		if len(errs) > 0 {
+			contract.err = fmt.Errorf("docs/openapi.yaml: %v", errs)
+			return
+		}
+		if ok, verrs := v.ValidateDocument(); !ok {
+			contract.err = fmt.Errorf("docs/openapi.yaml is not a valid OpenAPI document: %s", describe(verrs))
+			return
+		}
+		contract.v = v
+	})
+	return contract.v, contract.err
+}
+
+// checkContract fails t when the exchange drifts from the document. Requests
+// the handler refused with a 4xx are often invalid on purpose (a missing
+// token, a bad field): their request is not checked, their answer always is.
+// A route the document does not have must be the router's own 404 or 405.
+func checkContract(t *testing.T, req *http.Request, reqBody string, resp *http.Response, respBody []byte) {
+	t.Helper()
+	v, err := contractValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rq := req.Clone(req.Context())
+	rq.Body = io.NopCloser(strings.NewReader(reqBody))
+	rs := *resp
+	rs.Body = io.NopCloser(bytes.NewReader(respBody))
+	rs.Request = rq
+
+	contract.mu.Lock()
+	ok, errs := v.ValidateHttpResponse(rq, &rs)
+	contract.mu.Unlock()
+	if !ok && undocumentedRoute(errs) {
+		var p struct {
+			Code string `json:"code"`
+		}
+		_ = json.Unmarshal(respBody, &p)
+		if (resp.StatusCode == http.StatusNotFound && p.Code == "not-found") || (resp.StatusCode == http.StatusMethodNotAllowed && p.Code == "method-not-allowed") {
+			return
+		}
+		t.Fatalf("contract: %s %s is not in docs/openapi.yaml, yet answered %d: %s", req.Method, req.URL.Path, resp.StatusCode, respBody)
+	}
+	if !ok {
+		t.Fatalf("contract: the answer to %s %s (%d) drifts from docs/openapi.yaml: %s\nbody: %.2000s", req.Method, req.URL.Path, resp.StatusCode, describe(errs), respBody)
+	}
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		return
+	}
+	rq.Body = io.NopCloser(strings.NewReader(reqBody))
+	contract.mu.Lock()
+	ok, errs = v.ValidateHttpRequestSync(rq)
+	contract.mu.Unlock()
+	if !ok {
+		t.Fatalf("contract: %s %s was accepted (%d) but drifts from docs/openapi.yaml: %s\nbody: %.2000s", req.Method, req.URL.Path, resp.StatusCode, describe(errs), reqBody)
+	}
+}
+
+func undocumentedRoute(errs []*verrors.ValidationError) bool {
+	for _, e := range errs {
+		if e.IsPathMissingError() || e.IsOperationMissingError() {
+			return true
+		}
+	}
+	return false
+}
+
+func describe(errs []*verrors.ValidationError) string {
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "\n  - %s: %s", e.Message, e.Reason)
+		for _, s := range e.SchemaValidationErrors {
+			fmt.Fprintf(&b, "\n      %s: %s", s.FieldPath, s.Reason)
+		}
+	}
+	return b.String()
+}
