@@ -55,12 +55,18 @@ func contractValidator() (validator.Validator, error) {
 // A route under /api/ the document does not have must be the router's own 404 or 405.
 func checkContract(t *testing.T, req *http.Request, reqBody string, resp *http.Response, respBody []byte) {
 	t.Helper()
+	if err := contractError(req, reqBody, resp, respBody); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func contractError(req *http.Request, reqBody string, resp *http.Response, respBody []byte) error {
 	if !strings.HasPrefix(req.URL.Path, "/api/") {
-		return // the custom-handler protocol's own routes (GET /, POST /{function}): the host's, not the public API
+		return nil // the custom-handler protocol's own routes (GET /, POST /{function}): the host's, not the public API
 	}
 	v, err := contractValidator()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	rq := req.Clone(req.Context())
 	rq.Body = io.NopCloser(strings.NewReader(reqBody))
@@ -77,23 +83,24 @@ func checkContract(t *testing.T, req *http.Request, reqBody string, resp *http.R
 		}
 		_ = json.Unmarshal(respBody, &p)
 		if (resp.StatusCode == http.StatusNotFound && p.Code == "not-found") || (resp.StatusCode == http.StatusMethodNotAllowed && p.Code == "method-not-allowed") {
-			return
+			return nil
 		}
-		t.Fatalf("contract: %s %s is not in docs/openapi.yaml, yet answered %d: %s", req.Method, req.URL.Path, resp.StatusCode, respBody)
+		return fmt.Errorf("contract: %s %s is not in docs/openapi.yaml, yet answered %d: %s", req.Method, req.URL.Path, resp.StatusCode, respBody)
 	}
 	if !ok {
-		t.Fatalf("contract: the answer to %s %s (%d) drifts from docs/openapi.yaml: %s\nbody: %.2000s", req.Method, req.URL.Path, resp.StatusCode, describe(errs), respBody)
+		return fmt.Errorf("contract: the answer to %s %s (%d) drifts from docs/openapi.yaml: %s\nbody: %.2000s", req.Method, req.URL.Path, resp.StatusCode, describe(errs), respBody)
 	}
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		return
+		return nil
 	}
 	rq.Body = io.NopCloser(strings.NewReader(reqBody))
 	contract.mu.Lock()
 	ok, errs = v.ValidateHttpRequestSync(rq)
 	contract.mu.Unlock()
 	if !ok {
-		t.Fatalf("contract: %s %s was accepted (%d) but drifts from docs/openapi.yaml: %s\nbody: %.2000s", req.Method, req.URL.Path, resp.StatusCode, describe(errs), reqBody)
+		return fmt.Errorf("contract: %s %s was accepted (%d) but drifts from docs/openapi.yaml: %s\nbody: %.2000s", req.Method, req.URL.Path, resp.StatusCode, describe(errs), reqBody)
 	}
+	return nil
 }
 
 func undocumentedRoute(errs []*verrors.ValidationError) bool {
@@ -114,4 +121,47 @@ func describe(errs []*verrors.ValidationError) string {
 		}
 	}
 	return b.String()
+}
+
+// TestContractCatchesDrift: the check client.do runs refuses answers and
+// accepted requests that the document does not allow.
+func TestContractCatchesDrift(t *testing.T) {
+	problem := func(status int, code string) string {
+		return fmt.Sprintf(`{"type":"urn:switchboard:problem:%s","title":"x","status":%d,"code":%q}`, code, status, code)
+	}
+	cases := []struct {
+		name, method, path, reqBody string
+		status                      int
+		contentType, respBody       string
+		drift                       bool
+	}{
+		{"profile as documented", "GET", "/api/me", "", 200, "application/json", `{"userId":"a","acsUserId":""}`, false},
+		{"profile without userId", "GET", "/api/me", "", 200, "application/json", `{"acsUserId":""}`, true},
+		{"a number where a string goes", "GET", "/api/me", "", 200, "application/json", `{"userId":1,"acsUserId":""}`, true},
+		{"a documented problem code", "GET", "/api/users/x", "", 404, "application/problem+json", problem(404, "user-not-found"), false},
+		{"a problem code the route does not list", "GET", "/api/users/x", "", 404, "application/problem+json", problem(404, "space-not-found"), true},
+		{"an undocumented status", "GET", "/api/users/x", "", 418, "application/problem+json", problem(418, "teapot"), true},
+		{"an accepted request with a field the document lacks", "POST", "/api/spaces", `{"name":"a","colour":"red"}`, 201, "application/json",
+			`{"id":"s","name":"a","owner":"o","members":[]}`, true},
+		{"a refused invalid request", "POST", "/api/spaces", `{"name":1}`, 400, "application/problem+json", problem(400, "invalid-json"), false},
+		{"the router's 404 for an unknown route", "GET", "/api/nope", "", 404, "application/problem+json", problem(404, "not-found"), false},
+		{"an unknown route that answers", "GET", "/api/nope", "", 200, "application/json", `{}`, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(c.method, "http://127.0.0.1:7071"+c.path, strings.NewReader(c.reqBody))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer x")
+			if c.reqBody != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			resp := &http.Response{StatusCode: c.status, Header: http.Header{"Content-Type": {c.contentType}}}
+			err = contractError(req, c.reqBody, resp, []byte(c.respBody))
+			if (err != nil) != c.drift {
+				t.Fatalf("drift %v, got %v", c.drift, err)
+			}
+		})
+	}
 }
