@@ -27,6 +27,7 @@ import (
 	"switchboard/handler/internal/health"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/openapi"
 	"switchboard/handler/internal/publish"
 	"switchboard/handler/internal/push"
 	"switchboard/handler/internal/quota"
@@ -214,6 +215,9 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	calls.RecordingRoutes(rt, authn, cls)
 	relay.Routes(rt, authn, rel)
 	calls.TeamsRoutes(rt, authn, cls)
+	if err := openapi.Route(rt); err != nil {
+		return nil, err
+	}
 
 	return &app{cfg: cfg, log: log, router: rt}, nil
 }

@@ -144,6 +144,7 @@ func (c *client) do(method, path, body string) response {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	checkContract(c.t, req, body, resp, b)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 

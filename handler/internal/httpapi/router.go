@@ -6,14 +6,16 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 )
 
 // Router is a net/http ServeMux whose unmatched requests get problem answers
 // (404, or 405 with Allow), with a request-scoped logger and panic recovery.
 type Router struct {
-	mux *http.ServeMux
-	log *slog.Logger
+	mux      *http.ServeMux
+	log      *slog.Logger
+	patterns []string
 }
 
 // NewRouter returns an empty router logging to log.
@@ -22,12 +24,20 @@ func NewRouter(log *slog.Logger) *Router {
 }
 
 // Handle registers h for a Go 1.22 method pattern such as "POST /api/token".
-func (rt *Router) Handle(pattern string, h http.Handler) { rt.mux.Handle(pattern, h) }
+func (rt *Router) Handle(pattern string, h http.Handler) {
+	rt.mux.Handle(pattern, h)
+	rt.patterns = append(rt.patterns, pattern)
+}
 
 // HandleFunc registers f for a Go 1.22 method pattern.
 func (rt *Router) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
 	rt.mux.HandleFunc(pattern, f)
+	rt.patterns = append(rt.patterns, pattern)
 }
+
+// Patterns lists the patterns registered so far, in registration order: the
+// OpenAPI tests compare them with the document.
+func (rt *Router) Patterns() []string { return slices.Clone(rt.patterns) }
 
 // ErrorHandlerFunc is a handler that returns its error instead of writing it.
 type ErrorHandlerFunc func(http.ResponseWriter, *http.Request) error
