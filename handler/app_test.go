@@ -24,9 +24,7 @@ var internalRoutes = map[string]string{
 
 // pendingRoutes are documented routes another branch is adding; each must
 // leave this list in the merge that registers it.
-var pendingRoutes = map[string]string{
-	"POST /api/me/revoke": "the token cache (revoke my ACS tokens, drop the cached one)",
-}
+var pendingRoutes = map[string]string{}
 
 // testApp wires the handler as main does, with settings that reach nothing:
 // wiring connects to no dependency.
