@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,5 +149,40 @@ func TestBadSMSSettingsExit2(t *testing.T) {
 				t.Fatalf("want one line naming %s, got %q", bad.setting, out)
 			}
 		})
+	}
+}
+
+// TestSMSGuestJoinsTheCallsChat: a guest of a call with its own chat thread
+// is a participant of it and gets a chat-scoped token.
+func TestSMSGuestJoinsTheCallsChat(t *testing.T) {
+	const erin = "+14255550141"
+	alice := userClient(t, st, "sms-chat-alice", "Alice")
+	alice.ok("POST", "/api/token", "", 200)
+	call := alice.ok("POST", "/api/calls", `{"kind":"room","chat":true}`, 201)
+	id := call["id"].(string)
+	got := alice.ok("POST", "/api/calls/"+id+"/guests", `{"phoneNumber":"`+erin+`","displayName":"Erin"}`, 201)
+	guestID := guestOf(t, got, erin)["acsUserId"].(string)
+	thread, _ := alice.ok("GET", "/api/calls/"+id, "", 200)["chatThreadId"].(string)
+	inThread := false
+	for _, th := range st.ACS.ChatThreads() {
+		if th.ID == thread {
+			_, inThread = th.Participants[guestID]
+		}
+	}
+	if thread == "" || !inThread {
+		t.Fatalf("guest %s not in the call's thread %q", guestID, thread)
+	}
+	texts := st.ACS.SMSMessagesTo(erin)
+	if len(texts) != 1 {
+		t.Fatalf("texts to Erin: %+v", texts)
+	}
+	m := joinCode.FindStringSubmatch(texts[0].Message)
+	if m == nil {
+		t.Fatalf("no join link in %q", texts[0].Message)
+	}
+	tok := (&client{t: t, base: st.URL()}).ok("POST", "/api/guest/token", `{"code":"`+m[1]+`"}`, 200)
+	claims, err := st.ACS.Verify(tok["token"].(string))
+	if err != nil || !slices.Contains(claims.Scopes, "chat") || !slices.Contains(claims.Scopes, "voip") {
+		t.Fatalf("guest token of a chat call: %+v, %v", claims, err)
 	}
 }

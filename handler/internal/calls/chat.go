@@ -22,8 +22,8 @@ func (s *Service) SetChat(c Chat) { s.chat = c }
 // ChatKind is the kind of a call's thread key ("call:<id>").
 const ChatKind = "call"
 
-// chatOf is who belongs in a call's thread: the creator and the invited
-// app users (phones cannot chat).
+// chatOf is who belongs in a call's thread: the creator, the invited app
+// users and the SMS guests (dialled phones cannot chat).
 func (s *Service) chatOf(ctx context.Context, id string, c call, invs map[string]invitee) (chat.Thread, []chat.Member, error) {
 	th := chat.Thread{Key: ChatKind + ":" + id, Topic: c.Subject, HistoryFrom: c.CreatedAt}
 	if th.Topic == "" {
@@ -37,6 +37,16 @@ func (s *Service) chatOf(ctx context.Context, id string, c call, invs map[string
 	for uid, v := range invs {
 		if !strings.HasPrefix(uid, "4:") {
 			members = append(members, chat.Member{UserID: uid, ACSUserID: v.ACSUserID})
+		}
+	}
+	if s.guests != nil {
+		guests, err := s.guests.Guests(ctx, id)
+		if err != nil {
+			return th, nil, err
+		}
+		for _, g := range guests {
+			// A guest is no app user: its member key is its own ACS id.
+			members = append(members, chat.Member{UserID: "guest:" + g.ACSUserID, ACSUserID: g.ACSUserID, DisplayName: g.DisplayName})
 		}
 	}
 	return th, members, nil

@@ -33,6 +33,8 @@ type Info struct {
 	RoomID     string
 	ValidUntil time.Time
 	Ended      bool
+	// Chat: the call has its own chat thread, which its guests join.
+	Chat bool
 }
 
 // Info returns a call for its creator; anyone else (invitees included, and
@@ -62,7 +64,7 @@ func (s *Service) InfoAny(ctx context.Context, id string) (Info, error) {
 }
 
 func infoOf(id string, c call) Info {
-	return Info{ID: id, Kind: c.Kind, Creator: c.Creator, Subject: c.Subject, RoomID: c.RoomID, ValidUntil: c.ValidUntil, Ended: c.State == "ended"}
+	return Info{ID: id, Kind: c.Kind, Creator: c.Creator, Subject: c.Subject, RoomID: c.RoomID, ValidUntil: c.ValidUntil, Ended: c.State == "ended", Chat: c.Chat}
 }
 
 // ACSProblem maps an ACS failure to the problem the call routes answer

@@ -27,7 +27,8 @@ type Token struct {
 // codeRE is the shape of a join code (newCode); others are not looked up.
 var codeRE = regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
 
-// Exchange trades a join code for a voip token of that guest's identity,
+// Exchange trades a join code for a voip token of that guest's identity
+// (voip and chat when the call has a chat thread, which its guests are in),
 // lasting no longer than the room does (ACS's shortest token is 60
 // minutes). Every attempt spends the source's and the code's exchange quota
 // first; an unknown, malformed or expired code is one answer (404), so
@@ -77,7 +78,11 @@ func (s *Service) Exchange(ctx context.Context, source, code string) (Token, err
 		return Token{}, codeNotFound()
 	}
 	minutes := min(max(int(left/time.Minute), acs.MinTokenMinutes), acs.MaxTokenMinutes)
-	tok, err := s.acs.IssueToken(ctx, g.ACSUserID, []string{acs.ScopeVoIP}, minutes)
+	scopes := []string{acs.ScopeVoIP}
+	if info.Chat {
+		scopes = append(scopes, acs.ScopeChat) // the call's thread, which holds its guests
+	}
+	tok, err := s.acs.IssueToken(ctx, g.ACSUserID, scopes, minutes)
 	if err != nil {
 		return Token{}, acsError(err)
 	}
