@@ -152,6 +152,7 @@ func New(opts Options) (*Emulator, error) {
 	e.routeRooms()
 	e.routeCallAutomation()
 	e.routeRecording()
+	e.routeMove()
 	e.routeOIDC()
 	e.routeChat()
 	e.routeSMS()

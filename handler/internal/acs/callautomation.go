@@ -316,7 +316,7 @@ func (c *Client) ListParticipants(ctx context.Context, callConnectionID string) 
 			return nil, err
 		}
 		all = append(all, out.Value...)
-		if next, err = c.nextLink(out.NextLink, CallAutomationAPIVersion); err != nil {
+		if next, err = c.nextLink(out.NextLink, c.caVersion); err != nil {
 			return nil, err
 		}
 	}
@@ -342,7 +342,7 @@ func (c *Client) HangUp(ctx context.Context, callConnectionID string) error {
 }
 
 func (c *Client) callingURL(path string) string {
-	return c.endpoint + path + "?api-version=" + CallAutomationAPIVersion
+	return c.endpoint + path + "?api-version=" + c.caVersion
 }
 
 // callPath is /calling/callConnections/{id}{suffix}; the id is escaped but

@@ -2,6 +2,7 @@ package acs
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -382,5 +383,50 @@ func TestCallbackVerifierRefusesForeignTokens(t *testing.T) {
 	r, _ := http.NewRequest(http.MethodPost, "http://x/", nil)
 	if err := v.VerifyRequest(r); err == nil {
 		t.Error("request without a token accepted")
+	}
+}
+
+func TestMoveParticipants(t *testing.T) {
+	c, emu, sink := callClient(t, -1)
+	u := newUsers(t, c, 2)
+	in, err := emu.NewIncomingCall(u[0], u[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot, err := c.AnswerCall(t.Context(), AnswerCallOptions{IncomingCallContext: in.IncomingCallContext, CallbackURI: sink.url})
+	if err != nil {
+		t.Fatalf("AnswerCall: %v", err)
+	}
+	group, err := c.ConnectCall(t.Context(), ConnectOptions{Locator: CallLocator{GroupCallID: "5f0c3c36-2a4e-4a39-9d0a-6a3f2a1f7b11"}, CallbackURI: sink.url})
+	if err != nil {
+		t.Fatalf("ConnectCall: %v", err)
+	}
+	if err := c.MoveParticipants(t.Context(), group.ID, MoveParticipantsOptions{Participants: []CommunicationIdentifier{UserIdentifier(u[0])}, FromCall: bot.ID, OperationContext: "m"}); err != nil {
+		t.Fatalf("MoveParticipants: %v", err)
+	}
+	into, _ := emu.Call(group.ID)
+	from, _ := emu.Call(bot.ID)
+	if !slices.Contains(into.Participants, u[0]) || slices.Contains(from.Participants, u[0]) {
+		t.Errorf("after the move: group %v, bot %v", into.Participants, from.Participants)
+	}
+	for n := 1; ; n++ {
+		evs := sink.waitFor(t, n)
+		if i := slices.IndexFunc(evs, func(e CallbackEvent) bool { return e.Type == EventMoveParticipantSucceeded }); i >= 0 {
+			if evs[i].Data.OperationContext != "m" || evs[i].Data.Participant == nil || evs[i].Data.Participant.Raw() != u[0] {
+				t.Errorf("MoveParticipantSucceeded = %+v", evs[i].Data)
+			}
+			break
+		}
+	}
+
+	old, err := NewClientFromConnectionString(emu.ConnectionString(), &ClientOptions{CallAutomationAPIVersion: "2025-06-15"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.MoveParticipants(t.Context(), group.ID, MoveParticipantsOptions{Participants: []CommunicationIdentifier{UserIdentifier(u[0])}, FromCall: bot.ID}); !errors.Is(err, ErrMoveNotSupported) {
+		t.Errorf("MoveParticipants on 2025-06-15: err = %v, want ErrMoveNotSupported", err)
+	}
+	if _, err := NewClientFromConnectionString(emu.ConnectionString(), &ClientOptions{CallAutomationAPIVersion: "2024-09-01-preview"}); err == nil {
+		t.Error("a preview Call Automation api-version was accepted")
 	}
 }

@@ -24,6 +24,10 @@ const (
 	EventCallTransferAccepted  = "Microsoft.Communication.CallTransferAccepted"
 	EventCallTransferFailed    = "Microsoft.Communication.CallTransferFailed"
 	EventRecordingStateChanged = "Microsoft.Communication.RecordingStateChanged"
+	EventConnectFailed         = "Microsoft.Communication.ConnectFailed"
+	// MoveParticipants' outcome (api-version 2026-03-12 on).
+	EventMoveParticipantSucceeded = "Microsoft.Communication.MoveParticipantSucceeded"
+	EventMoveParticipantFailed    = "Microsoft.Communication.MoveParticipantFailed"
 )
 
 // MaxTTSCharacters is the longest text ACS speaks in one text play source.
@@ -252,4 +256,42 @@ func (e CallbackEvent) DTMFTones() ([]string, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// MoveParticipantsOptions moves participants of another call connection of
+// this resource (FromCall) into the call the connection is in.
+type MoveParticipantsOptions struct {
+	Participants     []CommunicationIdentifier
+	FromCall         string
+	OperationContext string
+}
+
+// ErrMoveNotSupported is MoveParticipants on an api-version before MoveParticipantsAPIVersion.
+var ErrMoveNotSupported = errors.New("acs: participants:moveHere needs Call Automation api-version " + MoveParticipantsAPIVersion)
+
+// MoveParticipants moves participants into callConnectionID's call (202);
+// MoveParticipantSucceeded or MoveParticipantFailed follows for each.
+func (c *Client) MoveParticipants(ctx context.Context, callConnectionID string, opts MoveParticipantsOptions) error {
+	if c.caVersion < MoveParticipantsAPIVersion {
+		return ErrMoveNotSupported
+	}
+	p, err := callPath(callConnectionID, "/participants:moveHere")
+	if err != nil {
+		return err
+	}
+	if len(opts.Participants) == 0 || opts.FromCall == "" {
+		return errors.New("acs: move participants: participants and fromCall are required")
+	}
+	body := struct {
+		TargetParticipants []CommunicationIdentifier `json:"targetParticipants"`
+		FromCall           string                    `json:"fromCall"`
+		OperationContext   string                    `json:"operationContext,omitempty"`
+	}{FromCall: opts.FromCall, OperationContext: opts.OperationContext}
+	for _, id := range opts.Participants {
+		if err := id.validate(); err != nil {
+			return fmt.Errorf("acs: move participants: %w", err)
+		}
+		body.TargetParticipants = append(body.TargetParticipants, id.wire())
+	}
+	return c.send(ctx, request{method: http.MethodPost, url: c.callingURL(p), body: body, repeatable: true, want: http.StatusAccepted}, nil)
 }

@@ -32,6 +32,14 @@ const (
 	CallAutomationAPIVersion = "2026-03-12"
 )
 
+// CallAutomationAPIVersions are the Call Automation api-versions the client
+// may be set to speak (ClientOptions.CallAutomationAPIVersion): the newest
+// GA, and the one before it that the .NET and Python SDKs still send.
+// MoveParticipantsAPIVersion is the first with participants:moveHere.
+var CallAutomationAPIVersions = []string{CallAutomationAPIVersion, "2025-06-15"}
+
+const MoveParticipantsAPIVersion = "2026-03-12"
+
 // Scope is the Entra ID scope of the ACS data plane; the double slash is ACS's own.
 const Scope = "https://communication.azure.com//.default"
 
@@ -63,12 +71,16 @@ type ClientOptions struct {
 	// RetryBudget is how long one call may spend retrying; 0 means
 	// DefaultRetryBudget. No retry starts whose wait would end after it.
 	RetryBudget time.Duration
+	// CallAutomationAPIVersion is one of CallAutomationAPIVersions; "" means
+	// CallAutomationAPIVersion.
+	CallAutomationAPIVersion string
 }
 
 // Client calls one ACS resource. It is safe for concurrent use.
 type Client struct {
-	endpoint string
-	pl       runtime.Pipeline
+	endpoint  string
+	pl        runtime.Pipeline
+	caVersion string
 }
 
 // NewClientFromConnectionString builds a client that signs with the access
@@ -113,10 +125,17 @@ func newClient(endpoint string, auth policy.Policy, opts *ClientOptions) (*Clien
 	}
 	var co azcore.ClientOptions
 	budget := DefaultRetryBudget
+	caVersion := CallAutomationAPIVersion
 	if opts != nil {
 		co = opts.ClientOptions
 		if opts.RetryBudget > 0 {
 			budget = opts.RetryBudget
+		}
+		if opts.CallAutomationAPIVersion != "" {
+			if !slices.Contains(CallAutomationAPIVersions, opts.CallAutomationAPIVersion) {
+				return nil, fmt.Errorf("acs: Call Automation api-version %q: use one of %s", opts.CallAutomationAPIVersion, strings.Join(CallAutomationAPIVersions, ", "))
+			}
+			caVersion = opts.CallAutomationAPIVersion
 		}
 	}
 	if co.Retry.MaxRetries == 0 {
@@ -140,7 +159,7 @@ func newClient(endpoint string, auth policy.Policy, opts *ClientOptions) (*Clien
 	if err != nil {
 		return nil, fmt.Errorf("acs: build pipeline: %w", err)
 	}
-	return &Client{endpoint: ep, pl: c.Pipeline()}, nil
+	return &Client{endpoint: ep, pl: c.Pipeline(), caVersion: caVersion}, nil
 }
 
 // retriedStatuses are azcore's defaults, spelled out because a ShouldRetry
@@ -190,6 +209,9 @@ func (b retryBudget) shouldRetry(start time.Time) func(*http.Response, error) bo
 
 // Endpoint is the resource endpoint the client calls, without a trailing slash.
 func (c *Client) Endpoint() string { return c.endpoint }
+
+// CallAutomationAPIVersion is the Call Automation api-version the client speaks.
+func (c *Client) CallAutomationAPIVersion() string { return c.caVersion }
 
 // do sends one ACS request: path is already escaped, body (if not nil) is
 // JSON-encoded, and any status other than want is an *azcore.ResponseError.
