@@ -73,12 +73,13 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	}
 
 	var acsClient *acs.Client
+	acsOpts := &acs.ClientOptions{CallAutomationAPIVersion: cfg.ACSCallAutomationAPIVersion}
 	if cfg.ACSConnectionString != "" {
-		acsClient, err = acs.NewClientFromConnectionString(cfg.ACSConnectionString, nil)
+		acsClient, err = acs.NewClientFromConnectionString(cfg.ACSConnectionString, acsOpts)
 	} else {
 		var c azcore.TokenCredential
 		if c, err = managedIdentity(); err == nil {
-			acsClient, err = acs.NewClientWithTokenCredential(cfg.ACSEndpoint, c, nil)
+			acsClient, err = acs.NewClientWithTokenCredential(cfg.ACSEndpoint, c, acsOpts)
 		}
 	}
 	if err != nil {
@@ -179,7 +180,8 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		cls, ids, acsClient, acsClient.SMS(""), fan, limits)
 	cls.UseGuests(gst)
 	bts := bots.NewService(st, ids, acsClient, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
-		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks, Calls: cls})
+		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks, Calls: cls,
+		Spaces: spc, CallAutomationAPIVersion: acsClient.CallAutomationAPIVersion(), CallLogRetention: cfg.BotCallLogRetention})
 
 	dispatch := events.NewDispatcher()
 	// A bot's IncomingCalls are answered by the bot; everyone else's go to the push fan-out.

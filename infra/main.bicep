@@ -57,6 +57,16 @@ param acsPstnCallerId string = ''
 @description('https endpoint of the Azure AI services resource connected to ACS: bots\' text-to-speech (empty: file prompts only).')
 param acsCognitiveServicesEndpoint string = ''
 
+@description('Call Automation api-version the handler speaks; bots\' "connect" menu actions need 2026-03-12.')
+@allowed([
+  '2026-03-12'
+  '2025-06-15'
+])
+param acsCallAutomationApiVersion string = '2026-03-12'
+
+@description('Days a bot\'s call log keeps a call.')
+param botCallLogRetentionDays int = 30
+
 @description('App role an end user needs to dial phone numbers (service callers may always).')
 param authPstnRole string = 'Switchboard.Dial'
 
@@ -254,6 +264,8 @@ module functionApp 'modules/functionapp.bicep' = {
       ACS_CALLBACK_OIDC_CONFIG: acsCallbackOidcConfig
       ACS_PSTN_CALLER_ID: acsPstnCallerId
       ACS_COGNITIVE_SERVICES_ENDPOINT: acsCognitiveServicesEndpoint
+      ACS_CALL_AUTOMATION_API_VERSION: acsCallAutomationApiVersion
+      BOT_CALL_LOG_RETENTION_DAYS: string(botCallLogRetentionDays)
       AUTH_PSTN_ROLE: authPstnRole
       PSTN_ALLOWED_PREFIXES: pstnAllowedPrefixes
       PSTN_BLOCKED_PREFIXES: pstnBlockedPrefixes

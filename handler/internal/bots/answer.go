@@ -32,6 +32,8 @@ const (
 	stepMenu     = "menu"
 	stepPlay     = "play"
 	stepTransfer = "transfer"
+	stepConnect  = "connect" // the bot joins the space's call
+	stepMove     = "move"    // the caller is moved from the bot's call into it
 	stepGoodbye  = "goodbye"
 	stepDone     = "done"
 )
@@ -44,6 +46,8 @@ const (
 	OutcomeCallerLeft     = "caller-hung-up"
 	OutcomeAnswerFailed   = "answer-failed"
 	OutcomeActionFailed   = "action-failed"
+	OutcomeMoved          = "moved"
+	OutcomeMoveFailed     = "move-failed"
 )
 
 // callRow is one bot call: the log entry and the state the callbacks advance.
@@ -70,6 +74,9 @@ type callRow struct {
 	// JoinedCall is the Switchboard call a bot joined (join.go); Stay keeps it there.
 	JoinedCall string `json:"joinedCall,omitempty"`
 	Stay       bool   `json:"stay,omitempty"`
+	// MoveConnectionID is the bot's connection to the space call a connect
+	// action moves the caller into.
+	MoveConnectionID string `json:"moveConnectionId,omitempty"`
 }
 
 func (c callRow) view(id string) Call {
@@ -291,7 +298,10 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, botID, callID s
 		return err
 	}
 	for _, ev := range evs {
-		if c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID {
+		// A connect action's connection reports here too: it is known once
+		// its CallConnected came, and expected while the bot connects.
+		other := ev.Data.CallConnectionID == c.MoveConnectionID || (c.MoveConnectionID == "" && c.Step == stepConnect)
+		if c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID && !other {
 			return httpapi.NewProblem(http.StatusBadRequest, "invalid-event", "the event is about another call connection")
 		}
 		if ev.Type == acs.EventRecordingStateChanged && c.JoinedCall != "" && s.opts.Calls != nil {
@@ -310,12 +320,17 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, botID, callID s
 
 // action is what apply decided to ask ACS for after the state was written.
 type action struct {
-	kind     string // play, recognize, transfer, hangup
+	kind     string // play, recognize, transfer, connect, move, hangup
 	conn     string
 	opCtx    string
 	source   PlaySource
 	caller   string
 	transfer Transfer
+	// connect: the group call and the callback URI of the new connection;
+	// move: the connection moved into (into) and the bot's own (conn).
+	groupCallID, callback, into string
+	// leave is a connection the bot hangs up first (its connection to a space call).
+	leave string
 }
 
 // apply advances a bot call by one event, then takes the one ACS action
@@ -357,7 +372,7 @@ func current(callID string, c *callRow, ev acs.CallbackEvent, step string) bool 
 
 // transition is the bot's menu as a state machine; it sets *act to the
 // ACS action the new state needs and reports whether anything changed.
-func (s *Service) transition(_ context.Context, b Bot, callID string, c *callRow, ev acs.CallbackEvent, act **action) bool {
+func (s *Service) transition(ctx context.Context, b Bot, callID string, c *callRow, ev acs.CallbackEvent, act **action) bool {
 	next := func(step string, a action) {
 		c.Seq++
 		c.Step = step
@@ -387,13 +402,52 @@ func (s *Service) transition(_ context.Context, b Bot, callID string, c *callRow
 		c.Outcome = OutcomeHungUp
 		next(stepDone, action{kind: "hangup"})
 	}
+	// leaveSpace ends the bot's connection to a space call (if any) before the next action.
+	leaveSpace := func() {
+		if *act != nil && c.MoveConnectionID != "" {
+			(*act).leave = c.MoveConnectionID
+		}
+	}
+	moveFailed := func() {
+		c.Outcome = OutcomeMoveFailed
+		if b.Fallback != nil && b.Fallback.Goodbye != nil {
+			next(stepGoodbye, action{kind: "play", source: *b.Fallback.Goodbye})
+		} else {
+			next(stepDone, action{kind: "hangup"})
+		}
+		leaveSpace()
+	}
 	switch ev.Type {
 	case acs.EventCallConnected:
+		if current(callID, c, ev, stepConnect) {
+			// The bot is in the space's call: move the caller there.
+			c.MoveConnectionID = ev.Data.CallConnectionID
+			next(stepMove, action{kind: "move", into: ev.Data.CallConnectionID})
+			return true
+		}
 		if c.Step != stepAnswer {
 			return false
 		}
 		c.State = "connected"
 		greet()
+	case acs.EventConnectFailed:
+		if !current(callID, c, ev, stepConnect) {
+			return false
+		}
+		moveFailed()
+	case acs.EventMoveParticipantSucceeded:
+		if !current(callID, c, ev, stepMove) {
+			return false
+		}
+		// The caller is in the space's call: the bot leaves both calls.
+		c.Outcome = OutcomeMoved
+		next(stepDone, action{kind: "hangup"})
+		leaveSpace()
+	case acs.EventMoveParticipantFailed:
+		if !current(callID, c, ev, stepMove) {
+			return false
+		}
+		moveFailed()
 	case acs.EventPlayCompleted, acs.EventPlayFailed:
 		switch {
 		case current(callID, c, ev, stepGreeting) && c.JoinedCall != "":
@@ -436,6 +490,18 @@ func (s *Service) transition(_ context.Context, b Bot, callID string, c *callRow
 		case a.Transfer != nil:
 			next(stepTransfer, action{kind: "transfer", transfer: *a.Transfer})
 			c.Target = transferTarget(*a.Transfer)
+		case a.Connect != nil:
+			group := s.spaceCall(ctx, a.Connect.SpaceID)
+			if group == "" {
+				// Nobody is there: as for a key the menu lacks, the menu replays.
+				fallback()
+				break
+			}
+			// The new connection's callbacks come here, with a secret of their own.
+			secret, hash := calls.NewCallbackSecret()
+			c.SecretHash += "," + hash
+			c.Target = "space:" + a.Connect.SpaceID
+			next(stepConnect, action{kind: "connect", groupCallID: group, callback: s.callbackURL(b.ID, callID, secret)})
 		case a.Play != nil:
 			next(stepPlay, action{kind: "play", source: *a.Play})
 		default: // repeat
@@ -462,8 +528,22 @@ func (s *Service) transition(_ context.Context, b Bot, callID string, c *callRow
 			next(stepDone, action{kind: "hangup"})
 		}
 	case acs.EventCallDisconnected:
+		if c.MoveConnectionID != "" && ev.Data.CallConnectionID == c.MoveConnectionID {
+			// The bot's connection to the space call ended; before the move, the move failed.
+			if c.Step != stepConnect && c.Step != stepMove {
+				return false
+			}
+			c.MoveConnectionID = ""
+			moveFailed()
+			return true
+		}
 		if c.State == "ended" {
 			return false
+		}
+		if c.MoveConnectionID != "" && c.Outcome == "" {
+			// The caller left while being moved: the bot leaves the space call.
+			next(stepDone, action{kind: "hangup"})
+			(*act).conn = c.MoveConnectionID
 		}
 		c.State, c.Step = "ended", stepDone
 		if c.Outcome == "" {
@@ -482,12 +562,52 @@ func transferTarget(t Transfer) string {
 	return "tel:" + t.PhoneNumber
 }
 
+// spaceCall is the group call shared in a space now; "" when there is none
+// (or it cannot be read now: the caller hears the menu again).
+func (s *Service) spaceCall(ctx context.Context, spaceID string) string {
+	if s.opts.Spaces == nil {
+		return ""
+	}
+	group, err := s.opts.Spaces.CurrentCall(ctx, spaceID)
+	if err != nil {
+		httpapi.Logger(ctx).Warn("a bot's connect action found no space call", "spaceId", spaceID, "err", err)
+		return ""
+	}
+	return group
+}
+
+// Mover is what a connect action needs from Call Automation.
+type Mover interface {
+	Connector
+	MoveParticipants(ctx context.Context, callConnectionID string, opts acs.MoveParticipantsOptions) error
+}
+
 // act asks ACS for one action.
 func (s *Service) act(ctx context.Context, b Bot, a action) error {
 	if a.conn == "" {
 		return errors.New("no call connection id yet")
 	}
+	if a.leave != "" {
+		if err := s.acs.HangUp(ctx, a.leave); err != nil && !acs.IsNotFound(err) {
+			httpapi.Logger(ctx).Warn("a bot did not leave a space call", "callConnectionId", a.leave, "err", err)
+		}
+	}
 	switch a.kind {
+	case "connect", "move":
+		mv, ok := s.acs.(Mover)
+		if !ok {
+			return errors.New("this ACS client cannot move participants")
+		}
+		if a.kind == "connect" {
+			_, err := mv.ConnectCall(ctx, acs.ConnectOptions{Locator: acs.CallLocator{GroupCallID: a.groupCallID}, CallbackURI: a.callback,
+				OperationContext: a.opCtx, CognitiveServicesEndpoint: s.cognitive(b.Config)})
+			return err
+		}
+		caller, err := acs.ParseRawID(a.caller)
+		if err != nil {
+			return err
+		}
+		return mv.MoveParticipants(ctx, a.into, acs.MoveParticipantsOptions{Participants: []acs.CommunicationIdentifier{caller}, FromCall: a.conn, OperationContext: a.opCtx})
 	case "play":
 		var to []acs.CommunicationIdentifier
 		if a.caller != "" {

@@ -84,6 +84,20 @@ type Options struct {
 	Guard *egress.Guard
 	// Calls lets bots join group and room calls (join.go); nil: they cannot.
 	Calls Calls
+	// Spaces resolves the space a menu's connect action names; nil: no connect actions.
+	Spaces Spaces
+	// CallAutomationAPIVersion is what the ACS client speaks ("" is acs.CallAutomationAPIVersion);
+	// connect actions need acs.MoveParticipantsAPIVersion.
+	CallAutomationAPIVersion string
+	// CallLogRetention is how long Prune keeps a bot call (0: DefaultCallLogRetention).
+	CallLogRetention time.Duration
+}
+
+// Spaces is what a connect action needs from spaces.
+type Spaces interface {
+	// CurrentCall is the group call shared in space id now ("" for none), or
+	// store.ErrNotFound when there is no such space.
+	CurrentCall(ctx context.Context, id string) (string, error)
 }
 
 // Service manages bots and their calls.
@@ -122,10 +136,17 @@ type Transfer struct {
 	PhoneNumber string `json:"phoneNumber,omitempty"`
 }
 
-// Action is what one menu key does: transfer, play (then "hangup" or
-// "menu"), or repeat the greeting and menu.
+// Connect names the space whose current group call a menu key moves the
+// caller into.
+type Connect struct {
+	SpaceID string `json:"spaceId"`
+}
+
+// Action is what one menu key does: transfer, connect into a space's call,
+// play (then "hangup" or "menu"), or repeat the greeting and menu.
 type Action struct {
 	Transfer *Transfer   `json:"transfer,omitempty"`
+	Connect  *Connect    `json:"connect,omitempty"`
 	Play     *PlaySource `json:"play,omitempty"`
 	Then     string      `json:"then,omitempty"`
 	Repeat   bool        `json:"repeat,omitempty"`
@@ -299,13 +320,13 @@ func (s *Service) checkAction(ctx context.Context, key string, a Action, tts boo
 		return fieldProblem(field, "menu keys are 0-9, * and #")
 	}
 	n := 0
-	for _, set := range []bool{a.Transfer != nil, a.Play != nil, a.Repeat} {
+	for _, set := range []bool{a.Transfer != nil, a.Connect != nil, a.Play != nil, a.Repeat} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		return fieldProblem(field, "one of transfer, play or repeat")
+		return fieldProblem(field, "one of transfer, connect, play or repeat")
 	}
 	if a.Then != "" && (a.Play == nil || (a.Then != "hangup" && a.Then != "menu")) {
 		return fieldProblem(field+".then", "\"hangup\" or \"menu\", after play only")
@@ -334,10 +355,41 @@ func (s *Service) checkAction(ctx context.Context, key string, a Action, tts boo
 				return fieldProblem(field+".transfer.phoneNumber", detail)
 			}
 		}
+	case a.Connect != nil:
+		return s.checkConnect(ctx, field+".connect", *a.Connect)
 	case a.Play != nil:
 		return s.checkSource(field+".play", *a.Play, tts)
 	}
 	return nil
+}
+
+// checkConnect refuses at PUT what would fail at the key press: a space
+// that does not exist (a service may name any space), or a Call Automation
+// api-version without participants:moveHere.
+func (s *Service) checkConnect(ctx context.Context, field string, c Connect) error {
+	if v := s.callAutomationVersion(); v < acs.MoveParticipantsAPIVersion {
+		return fieldProblem(field, fmt.Sprintf("moving a caller into a space's call needs Call Automation api-version %s (participants:moveHere); this deployment speaks %s (ACS_CALL_AUTOMATION_API_VERSION)",
+			acs.MoveParticipantsAPIVersion, v))
+	}
+	if _, ok := s.acs.(Mover); !ok || s.opts.Spaces == nil {
+		return fieldProblem(field, "this deployment cannot move callers into calls")
+	}
+	if c.SpaceID == "" {
+		return fieldProblem(field+".spaceId", "required")
+	}
+	if _, err := s.opts.Spaces.CurrentCall(ctx, c.SpaceID); errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
+		return fieldProblem(field+".spaceId", fmt.Sprintf("no space %q", c.SpaceID))
+	} else if err != nil {
+		return store.ProblemFor(err)
+	}
+	return nil
+}
+
+func (s *Service) callAutomationVersion() string {
+	if s.opts.CallAutomationAPIVersion == "" {
+		return acs.CallAutomationAPIVersion
+	}
+	return s.opts.CallAutomationAPIVersion
 }
 
 // Put creates or replaces a bot; the first Put creates its ACS identity,

@@ -36,8 +36,31 @@ type fixture struct {
 	emu   *acsemu.Emulator
 	acs   *acs.Client
 	base  string
-	calls chan struct{} // one value per callback the route handled
-	other atomic.Int32  // IncomingCalls passed on to the fan-out
+	calls  chan struct{} // one value per callback the route handled
+	other  atomic.Int32  // IncomingCalls passed on to the fan-out
+	spaces *fakeSpaces
+}
+
+// fakeSpaces is spaces by id, each with its current group call ("" for none).
+type fakeSpaces struct {
+	mu    sync.Mutex
+	calls map[string]string
+}
+
+func (s *fakeSpaces) CurrentCall(_ context.Context, id string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.calls[id]
+	if !ok {
+		return "", store.ErrNotFound
+	}
+	return g, nil
+}
+
+func (s *fakeSpaces) set(id, groupCallID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[id] = groupCallID
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -60,11 +83,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{ids: identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}}),
-		emu: emu, acs: client, base: "http://" + ln.Addr().String(), calls: make(chan struct{}, 1000)}
+		emu: emu, acs: client, base: "http://" + ln.Addr().String(), calls: make(chan struct{}, 1000), spaces: &fakeSpaces{calls: map[string]string{}}}
 	f.svc = NewService(st, f.ids, client, Options{
 		PublicBaseURL: f.base, PSTNCallerID: "+14255550100",
 		PSTN:      calls.PSTNPolicy{Allowed: []string{"+1425555"}},
 		Callbacks: calls.NewCallbackAuth(emu.OIDCConfigURL(), emu.ResourceID()),
+		Spaces:    f.spaces,
 	})
 	rt := httpapi.NewRouter(slog.New(slog.DiscardHandler))
 	CallbackRoute(rt, f.svc)
@@ -402,7 +426,13 @@ func TestValidate(t *testing.T) {
 		{"empty menu", with(func(c *Config) { c.Menu = nil }), "menu"},
 		{"bad phone number", with(func(c *Config) { c.PhoneNumbers = []string{"0800"} }), "phoneNumbers"},
 		{"cognitive endpoint over http", with(func(c *Config) { c.CognitiveServicesEndpoint = "http://ai.example.org" }), "cognitiveServicesEndpoint"},
+		{"connect to no space", with(func(c *Config) { c.Menu["4"] = Action{Connect: &Connect{SpaceID: "nowhere"}} }), "menu.4.connect.spaceId"},
+		{"connect without a space", with(func(c *Config) { c.Menu["4"] = Action{Connect: &Connect{}} }), "menu.4.connect.spaceId"},
+		{"connect and transfer", with(func(c *Config) {
+			c.Menu["4"] = Action{Connect: &Connect{SpaceID: "team"}, Transfer: &Transfer{UserID: "alice"}}
+		}), "menu.4"},
 	}
+	f.spaces.set("team", "")
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := f.svc.Put(t.Context(), fmt.Sprintf("bot-%d", i), tc.cfg)
@@ -415,7 +445,72 @@ func TestValidate(t *testing.T) {
 	if _, _, err := f.svc.Put(t.Context(), "tts", tts(with(func(c *Config) { c.Greeting = &PlaySource{Text: "Press 1 for Alice", Voice: "en-US-JennyNeural"} }))); err != nil {
 		t.Errorf("TTS with an endpoint: %v", err)
 	}
+	if _, _, err := f.svc.Put(t.Context(), "connector", with(func(c *Config) { c.Menu["4"] = Action{Connect: &Connect{SpaceID: "team"}} })); err != nil {
+		t.Errorf("connect to a space with no call yet: %v", err)
+	}
+	// Under 2025-06-15 there is no participants:moveHere: refused at PUT, saying why.
+	old := *f.svc
+	old.opts.CallAutomationAPIVersion = "2025-06-15"
+	_, _, err := old.Put(t.Context(), "old-connector", with(func(c *Config) { c.Menu["4"] = Action{Connect: &Connect{SpaceID: "team"}} }))
+	var p *httpapi.Problem
+	if !errors.As(err, &p) || p.Status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "menu.4.connect" || !strings.Contains(p.Detail, "2026-03-12") {
+		t.Errorf("connect under 2025-06-15: %v, want a 400 on menu.4.connect naming 2026-03-12", err)
+	}
 	if _, _, err := f.svc.Put(t.Context(), "bad/id", reception("alice")); !isProblem(err, http.StatusBadRequest, httpapi.CodeInvalidRequest) {
 		t.Errorf("bad bot id: %v", err)
 	}
+}
+
+// A connect key moves the caller into the space's current call: the bot
+// joins it, moves the caller there and leaves both calls; with no call in
+// the space, the menu replays.
+func TestBotConnectsCallerIntoSpaceCall(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "alice")
+	bob := f.user(t, "bob")
+	const group = "0d9e3f5a-6c1b-4f7e-8a2d-3b5c7e9f1a24"
+	f.spaces.set("team", "")
+	cfg := reception("alice")
+	cfg.Menu["4"] = Action{Connect: &Connect{SpaceID: "team"}}
+	b, _, err := f.svc.Put(t.Context(), "reception", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := f.emu.NewIncomingCall(bob, b.ACSUserID)
+	if err := f.deliver(t.Context(), acsemu.IncomingCallEvent(in, "Bob", "ev-c")); err != nil {
+		t.Fatal(err)
+	}
+	id := f.callOf(t, in.ServerCallID).ID
+	state := func() acsemu.CallState { c, _ := f.emu.Call(id); return c }
+	f.waitFor(t, "the menu", func() bool { return state().Recognizing != "" })
+	if err := f.emu.PressKeys(id, "4"); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody is there yet: the greeting and the menu again.
+	f.waitFor(t, "the menu again", func() bool { return len(state().Media) == 4 && state().Recognizing != "" })
+	f.spaces.set("team", group)
+	if err := f.emu.PressKeys(id, "4"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor(t, "the move", func() bool {
+		cs, _ := f.svc.Calls(t.Context(), "reception")
+		return len(cs) == 1 && cs[0].State == "ended"
+	})
+	cs, _ := f.svc.Calls(t.Context(), "reception")
+	if c := cs[0]; !slices.Equal(c.Keys, []string{"4", "4"}) || c.Outcome != OutcomeMoved || c.Target != "space:team" {
+		t.Errorf("call log = %+v", c)
+	}
+	var into []acsemu.CallState
+	for _, c := range f.emu.Calls() {
+		if c.Locator == "groupCall:"+group {
+			into = append(into, c)
+		}
+	}
+	if len(into) != 1 || !slices.Contains(into[0].Participants, bob) {
+		t.Fatalf("connections to the space's call = %+v, want one with bob in it", into)
+	}
+	if slices.Contains(state().Participants, bob) || state().State != "disconnected" {
+		t.Errorf("the bot's own call: %s with %v", state().State, state().Participants)
+	}
+	f.waitFor(t, "the bot to leave the space's call", func() bool { c, _ := f.emu.Call(into[0].ID); return c.State == "disconnected" })
 }

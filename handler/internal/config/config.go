@@ -73,6 +73,12 @@ type Config struct {
 	// ACSCognitiveServicesEndpoint is the Azure AI services endpoint bots'
 	// text-to-speech prompts use unless a bot names its own.
 	ACSCognitiveServicesEndpoint string // ACS_COGNITIVE_SERVICES_ENDPOINT
+	// ACSCallAutomationAPIVersion is the Call Automation api-version the
+	// handler speaks: 2026-03-12 (the default) or 2025-06-15. Bots' menus
+	// that connect a caller into a space's call need 2026-03-12.
+	ACSCallAutomationAPIVersion string // ACS_CALL_AUTOMATION_API_VERSION
+	// BotCallLogRetention is how long a bot's call log keeps a call.
+	BotCallLogRetention time.Duration // BOT_CALL_LOG_RETENTION_DAYS
 
 	PSTNAllowedPrefixes []string // PSTN_ALLOWED_PREFIXES: E.164 prefixes that may be dialled (none: no dialling)
 	PSTNBlockedPrefixes []string // PSTN_BLOCKED_PREFIXES: never dialled, even when allowed
@@ -123,6 +129,10 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("setting %s %s", e.Setting, e.Problem) }
 
+// CallAutomationAPIVersions are the values ACS_CALL_AUTOMATION_API_VERSION
+// takes, the default first (the acs client's CallAutomationAPIVersions).
+var CallAutomationAPIVersions = []string{"2026-03-12", "2025-06-15"}
+
 // Settings names every environment variable Load reads, for tools that keep
 // local.settings.sample.json and the Bicep app settings in step.
 var Settings = []string{
@@ -136,7 +146,7 @@ var Settings = []string{
 	"WEBPUSH_ALLOWED_HOSTS", "PUSH_ALLOW_LOOPBACK_TARGETS",
 	"DEVICE_TTL_DAYS", "MAX_DEVICES_PER_USER", "MAX_CONTACTS_PER_USER",
 	"PUBLIC_BASE_URL", "ACS_RESOURCE_ID", "ACS_CALLBACK_OIDC_CONFIG", "ACS_PSTN_CALLER_ID",
-	"ACS_COGNITIVE_SERVICES_ENDPOINT",
+	"ACS_COGNITIVE_SERVICES_ENDPOINT", "ACS_CALL_AUTOMATION_API_VERSION", "BOT_CALL_LOG_RETENTION_DAYS",
 	"PSTN_ALLOWED_PREFIXES", "PSTN_BLOCKED_PREFIXES",
 	"QUOTA_TOKENS_PER_MINUTE", "QUOTA_CALLS_PER_HOUR", "QUOTA_INVITES_PER_HOUR", "QUOTA_DIALS_PER_DAY", "QUOTA_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_RELAY_PER_HOUR", "QUOTA_SMS_PER_DAY",
 	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR", "QUOTA_SERVICE_SMS_PER_DAY",
@@ -247,6 +257,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 
 	c.ACSCognitiveServicesEndpoint = r.publicURL("ACS_COGNITIVE_SERVICES_ENDPOINT")
+	c.ACSCallAutomationAPIVersion = r.strDefault("ACS_CALL_AUTOMATION_API_VERSION", CallAutomationAPIVersions[0])
+	if !slices.Contains(CallAutomationAPIVersions, c.ACSCallAutomationAPIVersion) {
+		r.fail("ACS_CALL_AUTOMATION_API_VERSION", "must be one of "+strings.Join(CallAutomationAPIVersions, ", "))
+	}
+	c.BotCallLogRetention = time.Duration(r.intRange("BOT_CALL_LOG_RETENTION_DAYS", 30, 1, 3650)) * 24 * time.Hour
 
 	c.PSTNAllowedPrefixes = r.prefixes("PSTN_ALLOWED_PREFIXES", "")
 	c.PSTNBlockedPrefixes = r.prefixes("PSTN_BLOCKED_PREFIXES", DefaultPSTNBlockedPrefixes)

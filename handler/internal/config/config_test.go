@@ -38,6 +38,9 @@ func TestLoadDefaults(t *testing.T) {
 	if !c.ChatPushPreview {
 		t.Error("CHAT_PUSH_PREVIEW defaults to true")
 	}
+	if c.ACSCallAutomationAPIVersion != "2026-03-12" || c.BotCallLogRetention != 30*24*time.Hour {
+		t.Errorf("bot defaults: api-version %q, call log retention %v", c.ACSCallAutomationAPIVersion, c.BotCallLogRetention)
+	}
 	if c.PushAllowLoopbackTargets || c.WebPushAllowedHosts.String() != DefaultWebPushAllowedHosts {
 		t.Errorf("egress defaults: loopback %v, hosts %q", c.PushAllowLoopbackTargets, c.WebPushAllowedHosts)
 	}
@@ -92,6 +95,8 @@ func TestLoadRejects(t *testing.T) {
 		{"vapid half", map[string]string{"WEBPUSH_VAPID_PUBLIC_KEY": "abc"}, "WEBPUSH_VAPID_PRIVATE_KEY"},
 		{"pstn not e164", map[string]string{"ACS_PSTN_CALLER_ID": "4255550100"}, "ACS_PSTN_CALLER_ID"},
 		{"ttl zero", map[string]string{"DEVICE_TTL_DAYS": "0"}, "DEVICE_TTL_DAYS"},
+		{"preview call automation", map[string]string{"ACS_CALL_AUTOMATION_API_VERSION": "2024-09-01-preview"}, "ACS_CALL_AUTOMATION_API_VERSION"},
+		{"bot call log kept no day", map[string]string{"BOT_CALL_LOG_RETENTION_DAYS": "0"}, "BOT_CALL_LOG_RETENTION_DAYS"},
 		{"topic key without endpoint", map[string]string{"EVENTGRID_TOPIC_KEY": "k"}, "EVENTGRID_TOPIC_ENDPOINT"},
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"push host url", map[string]string{"WEBPUSH_ALLOWED_HOSTS": "https://fcm.googleapis.com/"}, "WEBPUSH_ALLOWED_HOSTS"},

@@ -444,6 +444,21 @@ func (s *Service) SetCall(ctx context.Context, actor, id, groupCallID string) (S
 	return s.view(ctx, p)
 }
 
+// CurrentCall is the group call shared in space id now ("" for none), for
+// a bot a service configured (it may name any space); store.ErrNotFound
+// when there is no such space.
+func (s *Service) CurrentCall(ctx context.Context, id string) (string, error) {
+	p, err := s.load(ctx, id)
+	var prob *httpapi.Problem
+	if errors.As(err, &prob) && prob.Status == http.StatusNotFound {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	return p.space.GroupCallID, nil
+}
+
 // AcceptedMembers returns the accepted members of space id when userID is
 // one of them (for reachability: one partition query); store.ErrNotFound
 // when the space does not exist or userID is not an accepted member.
