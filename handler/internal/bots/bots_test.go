@@ -31,11 +31,11 @@ var seq atomic.Int64
 // fixture is a bots service on Azurite and the ACS emulator, with its
 // callback route served on loopback, as the handler serves it.
 type fixture struct {
-	svc   *Service
-	ids   *identity.Service
-	emu   *acsemu.Emulator
-	acs   *acs.Client
-	base  string
+	svc    *Service
+	ids    *identity.Service
+	emu    *acsemu.Emulator
+	acs    *acs.Client
+	base   string
 	calls  chan struct{} // one value per callback the route handled
 	other  atomic.Int32  // IncomingCalls passed on to the fan-out
 	spaces *fakeSpaces
