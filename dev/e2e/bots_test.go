@@ -170,3 +170,69 @@ func TestBotJoinsCallsAndRecording(t *testing.T) {
 		t.Errorf("recordings = %+v, want one through the bot's connection", recs)
 	}
 }
+
+// A menu key connects the caller into a space's current call: the bot's
+// service joins the space's group call and moves the caller there from the
+// bot's call; the call log shows the key and the outcome.
+func TestBotConnectsCallerIntoSpaceCall(t *testing.T) {
+	svcTok, err := st.Issuer.MintUser("concierge-backend", "", time.Hour, map[string]any{"roles": []string{"Switchboard.Service"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &client{t: t, base: st.URL(), token: svcTok}
+	alice := userClient(t, st, "concierge-alice", "Alice")
+	bob := userClient(t, st, "concierge-bob", "Bob")
+	alice.ok("POST", "/api/token", "", 200)
+	bobID := bob.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+	space := alice.ok("POST", "/api/spaces", `{"name":"Team"}`, 201)["id"].(string)
+
+	bad := svc.do("PUT", "/api/bots/concierge", `{"displayName":"Concierge","greeting":{"text":"Press 3 for the team."},
+	  "menu":{"3":{"connect":{"spaceId":"8f6b2c1e-0000-4000-8000-000000000000"}}}}`).problem(t, 400, "invalid-request")
+	if errs, _ := bad["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "menu.3.connect.spaceId" {
+		t.Errorf("unknown space problem = %v", bad)
+	}
+	bot := svc.ok("PUT", "/api/bots/concierge", `{"displayName":"Concierge","greeting":{"text":"Press 3 for the team."},
+	  "menu":{"3":{"connect":{"spaceId":"`+space+`"}}},"fallback":{"retries":2}}`, 201)
+	const groupCallID = "6a0f2e4c-1b3d-4c5e-8f7a-9b1c2d3e4f50"
+	alice.ok("PUT", "/api/spaces/"+space+"/call", `{"groupCallId":"`+groupCallID+`"}`, 200)
+
+	in, err := st.ACS.RingApplication(t.Context(), bobID, bot["acsUserId"].(string), "Bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var callID string
+	waitFor(t, 15*time.Second, func() bool {
+		for _, c := range st.ACS.Calls() {
+			if c.ServerCallID == in.ServerCallID {
+				callID = c.ID
+			}
+		}
+		c, _ := st.ACS.Call(callID)
+		return c.Recognizing != ""
+	})
+	if err := st.ACS.PressKeys(callID, "3"); err != nil {
+		t.Fatal(err)
+	}
+	var log []any
+	waitFor(t, 15*time.Second, func() bool {
+		log = svc.ok("GET", "/api/bots/concierge/calls", "", 200)["value"].([]any)
+		return len(log) == 1 && log[0].(map[string]any)["state"] == "ended"
+	})
+	entry := log[0].(map[string]any)
+	if keys, _ := json.Marshal(entry["keys"]); string(keys) != `["3"]` || entry["outcome"] != "moved" || entry["target"] != "space:"+space {
+		t.Errorf("call log = %v", entry)
+	}
+	var into []acsemu.CallState
+	for _, c := range st.ACS.Calls() {
+		if c.Locator == "groupCall:"+groupCallID {
+			into = append(into, c)
+		}
+	}
+	if len(into) != 1 || !slices.Contains(into[0].Participants, bobID) {
+		t.Errorf("connections to the space's call = %+v, want one with the caller in it", into)
+	}
+	if c, _ := st.ACS.Call(callID); slices.Contains(c.Participants, bobID) {
+		t.Errorf("the caller is still in the bot's call: %v", c.Participants)
+	}
+	svc.ok("DELETE", "/api/bots/concierge", "", 204)
+}
