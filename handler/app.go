@@ -181,7 +181,10 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	cls.UseGuests(gst)
 	bts := bots.NewService(st, ids, acsClient, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
 		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks, Calls: cls,
-		Spaces: spc, CallAutomationAPIVersion: acsClient.CallAutomationAPIVersion(), CallLogRetention: cfg.BotCallLogRetention})
+		Spaces: spc, CallAutomationAPIVersion: acsClient.CallAutomationAPIVersion(), CallLogRetention: cfg.BotCallLogRetention,
+		Forget: ids.Erase})
+	// Bots are parties users may reach once a service names them ("bot:<botId>").
+	ids.SetBots(bts.Party)
 
 	dispatch := events.NewDispatcher()
 	// A bot's IncomingCalls are answered by the bot; everyone else's go to the push fan-out.

@@ -303,13 +303,31 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 // OnBehalfOfHeader names the user a service caller acts for.
 const OnBehalfOfHeader = "X-On-Behalf-Of"
 
+// BotPartyPrefix starts the party id of a bot ("bot:<botId>") wherever
+// users are named (contacts, space members, invitees). No request acts as
+// one: a user id with this prefix is refused here, so bot parties and users
+// cannot collide.
+const BotPartyPrefix = "bot:"
+
+// IsBotParty reports whether id names a bot party rather than a user.
+func IsBotParty(id string) bool { return strings.HasPrefix(id, BotPartyPrefix) }
+
 // ActingUser is the user a request acts for: an end user acts for
 // themselves (naming anyone else in X-On-Behalf-Of is 403); a service caller
-// acts for the user it names, or for nobody ("").
+// acts for the user it names, or for nobody (""). Neither may act as a bot
+// party (BotPartyPrefix).
 func ActingUser(r *http.Request, p *Principal) (string, error) {
 	obo := strings.TrimSpace(r.Header.Get(OnBehalfOfHeader))
+	if IsBotParty(obo) {
+		return "", httpapi.NewProblem(http.StatusBadRequest, httpapi.CodeInvalidRequest,
+			OnBehalfOfHeader+" names a bot party ("+BotPartyPrefix+"...): requests act for users only")
+	}
 	if p.Service {
 		return obo, nil
+	}
+	if IsBotParty(p.UserID) {
+		return "", httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden,
+			"user ids starting with "+BotPartyPrefix+" are reserved for bot parties")
 	}
 	if obo != "" && obo != p.UserID {
 		return "", httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden,

@@ -376,6 +376,9 @@ func TestActingUser(t *testing.T) {
 		{"user acting for another", user, "bob", "", 403},
 		{"service for a user", svc, "bob", "bob", 0},
 		{"service for nobody", svc, "", "", 0},
+		{"service acting as a bot party", svc, "bot:reception", "", 400},
+		{"user acting as a bot party", user, "bot:reception", "", 400},
+		{"a user id that is a bot party", &Principal{UserID: "bot:reception"}, "", "", 403},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -91,6 +91,9 @@ type Options struct {
 	CallAutomationAPIVersion string
 	// CallLogRetention is how long Prune keeps a bot call (0: DefaultCallLogRetention).
 	CallLogRetention time.Duration
+	// Forget removes the rows others keep about a deleted bot's party id
+	// (contacts, space memberships: identity.Service.Erase); nil: none.
+	Forget func(ctx context.Context, party string) error
 }
 
 // Spaces is what a connect action needs from spaces.
@@ -540,6 +543,20 @@ func (s *Service) Get(ctx context.Context, id string) (Bot, error) {
 	return r.bot(id)
 }
 
+// Party resolves a bot as a party users may reach (an identity.BotResolver):
+// its party id, ACS id and display name, or store.ErrNotFound.
+func (s *Service) Party(ctx context.Context, botID string) (identity.User, error) {
+	b, err := s.Get(ctx, botID)
+	var p *httpapi.Problem
+	if errors.As(err, &p) && p.Status == http.StatusNotFound {
+		return identity.User{}, fmt.Errorf("bot %q: %w", botID, store.ErrNotFound)
+	}
+	if err != nil {
+		return identity.User{}, err
+	}
+	return identity.User{UserID: identity.BotParty(botID), ACSUserID: b.ACSUserID, DisplayName: b.DisplayName}, nil
+}
+
 // List returns every active bot, by id.
 func (s *Service) List(ctx context.Context) ([]Bot, error) {
 	out := []Bot{}
@@ -583,6 +600,12 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	if b, err := r.bot(id); err == nil {
 		s.releaseNumbers(ctx, id, b.PhoneNumbers, nil)
+	}
+	// Contacts and spaces naming the bot first: they carry its ACS id.
+	if s.opts.Forget != nil {
+		if err := s.opts.Forget(ctx, identity.BotParty(id)); err != nil {
+			return err
+		}
 	}
 	if r.ACSUserID != "" {
 		if err := s.index.Delete(ctx, "acs:"+r.ACSUserID, botRow, ""); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -183,7 +183,11 @@ func (h *handlers) addContact(w http.ResponseWriter, r *http.Request, c caller) 
 	if _, err := httpapi.ReadBody(r); err != nil {
 		return err
 	}
-	ct, err := h.s.AddContact(r.Context(), userID, c.name, r.PathValue("userId"))
+	add := h.s.AddContact
+	if c.principal.Service && IsBotParty(r.PathValue("userId")) {
+		add = h.s.AddBotContact // only a service makes a bot reachable
+	}
+	ct, err := add(r.Context(), userID, c.name, r.PathValue("userId"))
 	if err != nil {
 		return err
 	}

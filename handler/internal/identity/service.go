@@ -89,6 +89,7 @@ type Service struct {
 	opts                       Options
 	erasers                    []Eraser
 	relations                  []Relation
+	bots                       BotResolver // nil: no bot parties
 }
 
 // NewService wires the service. Token cache keys must be 32 bytes (config
@@ -156,6 +157,9 @@ type User struct {
 
 // Profile returns an active user's mapping, or store.ErrNotFound.
 func (s *Service) Profile(ctx context.Context, userID string) (User, error) {
+	if IsBotParty(userID) {
+		return s.botProfile(ctx, userID)
+	}
 	var p profile
 	if _, err := s.users.Get(ctx, userID, profileRow, &p); err != nil {
 		return User{}, err

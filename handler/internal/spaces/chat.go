@@ -7,6 +7,7 @@ import (
 
 	"switchboard/handler/internal/chat"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/store"
 )
 
@@ -30,7 +31,8 @@ func threadOf(p *partition) chat.Thread {
 func chatMembers(sp Space) []chat.Member {
 	var out []chat.Member
 	for _, m := range sp.Members {
-		if m.State == StateAccepted {
+		// Bots answer calls, not chat: they are not in the space's thread.
+		if m.State == StateAccepted && !identity.IsBotParty(m.UserID) {
 			out = append(out, chat.Member{UserID: m.UserID, ACSUserID: m.ACSUserID, DisplayName: m.DisplayName})
 		}
 	}

@@ -50,7 +50,8 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 		if _, err := httpapi.ReadBody(r); err != nil {
 			return err
 		}
-		m, err := s.PutMember(r.Context(), userID, r.PathValue("id"), r.PathValue("userId"))
+		p, _ := auth.FromContext(r.Context())
+		m, err := s.PutMember(r.Context(), userID, p != nil && p.Service, r.PathValue("id"), r.PathValue("userId"))
 		if err != nil {
 			return err
 		}

@@ -301,12 +301,58 @@ func (s *Service) List(ctx context.Context, userID string) ([]Summary, error) {
 }
 
 // PutMember is PUT /api/spaces/{id}/members/{userId}: the owner invites
-// userID, or an invited user (actor == userID) accepts.
-func (s *Service) PutMember(ctx context.Context, actor, id, userID string) (MemberState, error) {
+// userID, or an invited user (actor == userID) accepts. A service caller
+// acting for the owner (service set) adds a bot party (identity.BotParty)
+// as an accepted member: a bot has no one to accept for it.
+func (s *Service) PutMember(ctx context.Context, actor string, service bool, id, userID string) (MemberState, error) {
 	if actor == userID {
 		return s.accept(ctx, actor, id)
 	}
+	if service && identity.IsBotParty(userID) {
+		return s.addBot(ctx, actor, id, userID)
+	}
 	return s.invite(ctx, actor, id, userID)
+}
+
+// addBot makes an existing bot an accepted member; a bot that does not
+// exist is invited, as an unknown user is, and so never becomes a member.
+func (s *Service) addBot(ctx context.Context, actor, id, party string) (MemberState, error) {
+	bot, err := s.users.Profile(ctx, party)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) || (err == nil && bot.ACSUserID == "") {
+		return s.invite(ctx, actor, id, party)
+	}
+	if err != nil {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	p, err := s.loadFor(ctx, actor, id)
+	if err != nil {
+		return MemberState{}, err
+	}
+	if p.space.Owner != actor {
+		return MemberState{}, httpapi.NewProblem(http.StatusForbidden, httpapi.CodeForbidden, "only the space's owner may add members")
+	}
+	m, ok := p.members[party]
+	if ok && m.State == StateAccepted {
+		return MemberState{SpaceID: id, UserID: party, State: StateAccepted}, nil
+	}
+	if !ok && len(p.members) >= MaxMembers {
+		return MemberState{}, httpapi.Problemf(http.StatusConflict, "too-many-members",
+			"the space has %d members and invitations, the most it may: remove some first", len(p.members))
+	}
+	now := s.now().UTC()
+	if !ok {
+		m = member{Role: RoleMember, AddedAt: now}
+	}
+	m.State, m.AcceptedAt, m.Hidden = StateAccepted, now, false
+	// The reverse index first, so erase finds every row naming the bot.
+	if _, err := s.memberships.Upsert(ctx, party, id, membership{Name: p.space.Name, Role: m.Role, State: StateAccepted, AddedAt: m.AddedAt}); err != nil {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	if _, err := s.spaces.Upsert(ctx, id, memberPrefix+party, m); err != nil {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	s.syncChat(ctx, id)
+	return MemberState{SpaceID: id, UserID: party, State: StateAccepted}, nil
 }
 
 // invite records an invitation. The answer is "invited" whether or not
