@@ -236,3 +236,78 @@ func TestBotConnectsCallerIntoSpaceCall(t *testing.T) {
 	}
 	svc.ok("DELETE", "/api/bots/concierge", "", 204)
 }
+
+// A service names a bot as a reachable party: in alice's contacts (mutual
+// at once, with the bot's ACS id) and as an accepted space member. alice
+// and the space's members may look it up and call it; a stranger may not,
+// and an unknown bot is answered as any unknown party is.
+func TestBotAsReachableParty(t *testing.T) {
+	svcTok, err := st.Issuer.MintUser("party-backend", "", time.Hour, map[string]any{"roles": []string{"Switchboard.Service"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &client{t: t, base: st.URL(), token: svcTok}
+	alice := userClient(t, st, "party-alice", "Alice")
+	carol := userClient(t, st, "party-carol", "Carol")
+	mallory := userClient(t, st, "party-mallory", "Mallory")
+	for _, c := range []*client{alice, carol, mallory} {
+		c.ok("POST", "/api/token", "", 200)
+	}
+	botACS := svc.ok("PUT", "/api/bots/party-reception", `{"displayName":"Reception","greeting":{"file":"https://cdn.contoso.com/prompts/reception.wav"},"menu":{"0":{"repeat":true}}}`, 201)["acsUserId"].(string)
+	const bot = "bot:party-reception"
+
+	forAlice := &client{t: t, base: st.URL(), token: svcTok, hdr: map[string]string{"X-On-Behalf-Of": "party-alice"}}
+	if c := forAlice.ok("PUT", "/api/contacts/"+bot, "", 200); c["state"] != "mutual" || c["acsUserId"] != botACS || c["displayName"] != "Reception" {
+		t.Errorf("service adds the bot to alice's contacts = %v", c)
+	}
+	contacts := alice.ok("GET", "/api/contacts", "", 200)["value"].([]any)
+	if len(contacts) != 1 || contacts[0].(map[string]any)["userId"] != bot || contacts[0].(map[string]any)["acsUserId"] != botACS {
+		t.Errorf("alice's contacts = %v", contacts)
+	}
+	if u := alice.ok("GET", "/api/users/"+bot, "", 200); u["acsUserId"] != botACS {
+		t.Errorf("alice looks the bot up: %v", u)
+	}
+	alice.ok("POST", "/api/calls", `{"kind":"group","invitees":["`+bot+`"]}`, 201)
+
+	// A stranger, and anyone naming a bot that does not exist, get what an unknown user gets.
+	known := mallory.do("GET", "/api/users/"+bot, "").problem(t, 404, "user-not-found")
+	unknown := mallory.do("GET", "/api/users/bot:nobody", "").problem(t, 404, "user-not-found")
+	if len(known) != len(unknown) {
+		t.Errorf("a stranger tells a bot from no bot: %v vs %v", known, unknown)
+	}
+	mallory.do("POST", "/api/calls", `{"kind":"group","invitees":["`+bot+`"]}`).problem(t, 400, "invitees-not-reachable")
+	alice.do("POST", "/api/calls", `{"kind":"group","invitees":["bot:nobody"]}`).problem(t, 400, "invitees-not-reachable")
+	// End users cannot make a bot reachable themselves: their request stays requested.
+	if c := mallory.ok("PUT", "/api/contacts/"+bot, "", 200); c["state"] != "requested" || c["acsUserId"] != nil {
+		t.Errorf("an end user adds the bot: %v", c)
+	}
+	mallory.do("POST", "/api/calls", `{"kind":"group","invitees":["`+bot+`"]}`).problem(t, 400, "invitees-not-reachable")
+
+	// In a space: the bot is an accepted member, and members may call it.
+	space := alice.ok("POST", "/api/spaces", `{"name":"Front desk"}`, 201)["id"].(string)
+	alice.ok("PUT", "/api/spaces/"+space+"/members/party-carol", "", 200)
+	carol.ok("PUT", "/api/spaces/"+space+"/members/party-carol", "", 200)
+	if m := forAlice.ok("PUT", "/api/spaces/"+space+"/members/"+bot, "", 200); m["state"] != "accepted" {
+		t.Errorf("service adds the bot to the space = %v", m)
+	}
+	var member map[string]any
+	for _, m := range carol.ok("GET", "/api/spaces/"+space, "", 200)["members"].([]any) {
+		if m.(map[string]any)["userId"] == bot {
+			member = m.(map[string]any)
+		}
+	}
+	if member == nil || member["acsUserId"] != botACS || member["state"] != "accepted" {
+		t.Errorf("the space's bot member = %v", member)
+	}
+	carol.ok("POST", "/api/calls", `{"kind":"group","spaceId":"`+space+`","invitees":["`+bot+`"]}`, 201)
+	if u := carol.ok("GET", "/api/users/"+bot, "", 200); u["acsUserId"] != botACS {
+		t.Errorf("carol looks the bot up: %v", u)
+	}
+
+	// Deleting the bot takes it out of contacts and spaces.
+	svc.ok("DELETE", "/api/bots/party-reception", "", 204)
+	if contacts := alice.ok("GET", "/api/contacts", "", 200)["value"].([]any); len(contacts) != 0 {
+		t.Errorf("alice's contacts after the bot was deleted = %v", contacts)
+	}
+	alice.do("GET", "/api/users/"+bot, "").problem(t, 404, "user-not-found")
+}
