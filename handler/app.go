@@ -200,7 +200,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	rt.HandleFunc("GET /{$}", customhandler.Readiness)
 	fns := customhandler.NewFunctions()
 	fns.Register("callevents", dispatch.Function("event"))
-	fns.Register("housekeeping", housekeeping(devs, fan, limits, cht, gst))
+	fns.Register("housekeeping", housekeeping(devs, fan, limits, cht, gst, bts))
 	rt.Handle("POST /{function}", fns)
 	rt.Handle("POST /api/events", dispatch.Webhook(cfg.EventsWebhookKey))
 	rt.HandleFunc("OPTIONS /api/events", events.WebhookOptions)
@@ -311,8 +311,9 @@ func newChat(cfg *config.Config, st *store.Store, acsClient *acs.Client, fan *fa
 // registrations, delivery claims Event Grid can no longer redeliver, and
 // quota rows none of whose windows count any more, reconciles chat threads
 // with their members (cht may be nil: chat off), sweeps SMS guests of ended
-// calls and resends queued texts.
-func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limiter, cht *chat.Service, gst *guests.Service) customhandler.Func {
+// calls and resends queued texts, and deletes bot call claims past the
+// redelivery window and bot calls past BOT_CALL_LOG_RETENTION_DAYS.
+func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limiter, cht *chat.Service, gst *guests.Service, bts *bots.Service) customhandler.Func {
 	return func(ctx context.Context, inv *customhandler.Invocation) (map[string]any, error) {
 		n, err := devs.DeleteExpired(ctx)
 		if err != nil {
@@ -341,6 +342,11 @@ func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limi
 			return nil, err
 		}
 		inv.Logf("deleted %d guests of ended calls; resent %d queued texts", g, resent)
+		claims, botCalls, err := bts.Prune(ctx)
+		inv.Logf("deleted %d old bot call claims and %d bot calls past the call log's retention", claims, botCalls)
+		if err != nil {
+			return nil, err
+		}
 		return nil, nil
 	}
 }

@@ -85,8 +85,9 @@ func (c callRow) view(id string) Call {
 }
 
 type claimRow struct {
-	BotID  string `json:"botId"`
-	CallID string `json:"callId"`
+	BotID     string    `json:"botId"`
+	CallID    string    `json:"callId"`
+	ClaimedAt time.Time `json:"claimedAt,omitzero"`
 }
 
 // Call is a bot call as GET /api/bots/{botId}/calls shows it.
@@ -151,7 +152,7 @@ func (s *Service) IncomingCall(next events.Handler) events.Handler {
 // logUnrouted logs an IncomingCall for a number no bot has, once per call
 // however often Event Grid redelivers it; it is not answered.
 func (s *Service) logUnrouted(ctx context.Context, ev events.Event, in incomingCall) {
-	if _, err := s.claims.Insert(ctx, claimKey(in), "claim", claimRow{}); err == nil {
+	if _, err := s.claims.Insert(ctx, claimKey(in), "claim", claimRow{ClaimedAt: s.now().UTC()}); err == nil {
 		httpapi.Logger(ctx).Warn("IncomingCall for a phone number no bot has: not answered", "eventId", ev.ID, "to", in.To.Raw(), "from", in.From.Raw())
 	}
 }
@@ -183,7 +184,7 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 		log.Error("a bot cannot answer: PUBLIC_BASE_URL and ACS_RESOURCE_ID are needed", "botId", botID)
 		return nil
 	}
-	claim := claimRow{BotID: botID, CallID: uuid.NewString()}
+	claim := claimRow{BotID: botID, CallID: uuid.NewString(), ClaimedAt: s.now().UTC()}
 	ck := claimKey(in)
 	if _, err := s.claims.Insert(ctx, ck, "claim", claim); errors.Is(err, store.ErrConflict) {
 		if _, err := s.claims.Get(ctx, ck, "claim", &claim); err != nil {

@@ -514,3 +514,51 @@ func TestBotConnectsCallerIntoSpaceCall(t *testing.T) {
 	}
 	f.waitFor(t, "the bot to leave the space's call", func() bool { c, _ := f.emu.Call(into[0].ID); return c.State == "disconnected" })
 }
+
+// Prune deletes claims Event Grid can no longer redeliver against and
+// trims the call log to its retention; newer rows stay.
+func TestPrune(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	f.svc.opts.CallLogRetention = 30 * 24 * time.Hour
+	for rk, at := range map[string]time.Time{"sc:old": now.Add(-72 * time.Hour), "sc:new": now.Add(-time.Hour)} {
+		if _, err := f.svc.claims.Insert(ctx, rk, "claim", claimRow{BotID: "reception", CallID: rk, ClaimedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A claim from before claimedAt existed goes by its write time (now: kept).
+	if _, err := f.svc.claims.Insert(ctx, "sc:unstamped", "claim", claimRow{BotID: "reception"}); err != nil {
+		t.Fatal(err)
+	}
+	for rk, at := range map[string]time.Time{"old-call": now.Add(-31 * 24 * time.Hour), "new-call": now.Add(-24 * time.Hour)} {
+		if _, err := f.svc.calls.Insert(ctx, "reception", rk, callRow{State: "ended", StartedAt: at, UpdatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claims, calls, err := f.svc.Prune(ctx)
+	if err != nil || claims != 1 || calls != 1 {
+		t.Fatalf("Prune = %d claims, %d calls, %v; want 1 and 1", claims, calls, err)
+	}
+	exists := func(tb *store.Table, pk, rk string) bool {
+		var v struct{}
+		_, err := tb.Get(ctx, pk, rk, &v)
+		return err == nil
+	}
+	for _, k := range [][3]any{{f.svc.claims, "sc:old", false}, {f.svc.claims, "sc:new", true}, {f.svc.claims, "sc:unstamped", true},
+		{f.svc.calls, "old-call", false}, {f.svc.calls, "new-call", true}} {
+		tb, key, want := k[0].(*store.Table), k[1].(string), k[2].(bool)
+		pk, rk := key, "claim"
+		if tb == f.svc.calls {
+			pk, rk = "reception", key
+		}
+		if got := exists(tb, pk, rk); got != want {
+			t.Errorf("%s kept = %v, want %v", key, got, want)
+		}
+	}
+	// Three days on, the unstamped claim is past the window too.
+	f.svc.now = func() time.Time { return now.Add(72 * time.Hour) }
+	if claims, _, err := f.svc.Prune(ctx); err != nil || claims != 2 {
+		t.Errorf("Prune three days on = %d claims, %v; want 2", claims, err)
+	}
+}
