@@ -59,6 +59,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	// Every push the tests caused must match docs/openapi.yaml (pushcontract_test.go).
+	if drift, err := pushDrift(st.Push.All()); err != nil || len(drift) > 0 {
+		fmt.Fprintf(os.Stderr, "push payloads drift from docs/openapi.yaml (%v):\n  %s\n", err, strings.Join(drift, "\n  "))
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "--- handler log (tail) ---\n%s\n", tail(logs.String(), 6000))
 	}
