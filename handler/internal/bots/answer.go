@@ -301,7 +301,7 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, botID, callID s
 	for _, ev := range evs {
 		// A connect action's connection reports here too: it is known once
 		// its CallConnected came, and expected while the bot connects.
-		other := ev.Data.CallConnectionID == c.MoveConnectionID || (c.MoveConnectionID == "" && c.Step == stepConnect)
+		other := ev.Data.CallConnectionID != "" && (ev.Data.CallConnectionID == c.MoveConnectionID || (c.MoveConnectionID == "" && c.Step == stepConnect))
 		if c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID && !other {
 			return httpapi.NewProblem(http.StatusBadRequest, "invalid-event", "the event is about another call connection")
 		}
