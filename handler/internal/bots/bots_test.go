@@ -562,3 +562,57 @@ func TestPrune(t *testing.T) {
 		t.Errorf("Prune three days on = %d claims, %v; want 2", claims, err)
 	}
 }
+
+// The connect steps act only on their own events: a failed move or
+// connect, or the space call ending before the move, leaves the space call
+// and ends as move-failed; replays act on nothing.
+func TestConnectTransitions(t *testing.T) {
+	s := &Service{opts: Options{}, now: time.Now}
+	bye := &PlaySource{File: "https://cdn.contoso.com/prompts/bye.wav"}
+	b := Bot{ID: "reception", Config: Config{Greeting: &PlaySource{File: greetingURL}, Fallback: &Fallback{Goodbye: bye},
+		Menu: map[string]Action{"4": {Connect: &Connect{SpaceID: "team"}}}}}
+	const callID = "c1"
+	ev := func(typ, conn, step string, seq int) acs.CallbackEvent {
+		return acs.CallbackEvent{Type: typ, Data: acs.CallEventData{CallConnectionID: conn, OperationContext: opContext(callID, seq, step)}}
+	}
+	moving := func() callRow {
+		return callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", MoveConnectionID: "space-conn", State: "connected", Step: stepMove, Seq: 5, Keys: "4"}
+	}
+	cases := []struct {
+		name        string
+		row         callRow
+		ev          acs.CallbackEvent
+		changed     bool
+		outcome     string
+		kind, leave string
+	}{
+		{"move failed", moving(), ev(acs.EventMoveParticipantFailed, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", "space-conn"},
+		{"moved", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 5), true, OutcomeMoved, "hangup", "space-conn"},
+		{"a stale move event", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 4), false, "", "", ""},
+		{"the space call ended before the move", moving(), ev(acs.EventCallDisconnected, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", ""},
+		{"connect failed", callRow{CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventConnectFailed, "space-conn", stepConnect, 3), true, OutcomeMoveFailed, "play", ""},
+		{"connected: move", callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventCallConnected, "space-conn", stepConnect, 3), true, "", "move", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.row
+			var act *action
+			changed := s.transition(t.Context(), b, callID, &c, tc.ev, &act)
+			if changed != tc.changed || c.Outcome != tc.outcome {
+				t.Fatalf("changed %v, outcome %q; want %v, %q", changed, c.Outcome, tc.changed, tc.outcome)
+			}
+			if tc.kind == "" {
+				if act != nil {
+					t.Errorf("acted: %+v", act)
+				}
+				return
+			}
+			if act == nil || act.kind != tc.kind || act.leave != tc.leave {
+				t.Fatalf("action = %+v, want %s leaving %q", act, tc.kind, tc.leave)
+			}
+			if tc.kind == "move" && (act.into != "space-conn" || act.conn != "bot-conn" || c.MoveConnectionID != "space-conn") {
+				t.Errorf("move = %+v, row %+v", act, c)
+			}
+		})
+	}
+}
