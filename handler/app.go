@@ -184,7 +184,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		Spaces: spc, CallAutomationAPIVersion: acsClient.CallAutomationAPIVersion(), CallLogRetention: cfg.BotCallLogRetention,
 		Forget: ids.Erase})
 	// Bots are parties users may reach once a service names them ("bot:<botId>").
-	ids.SetBots(bts.Party)
+	ids.SetBots(bts.Party, bts.BotByACSID)
 
 	dispatch := events.NewDispatcher()
 	// A bot's IncomingCalls are answered by the bot; everyone else's go to the push fan-out.

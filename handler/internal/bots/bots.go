@@ -557,6 +557,16 @@ func (s *Service) Party(ctx context.Context, botID string) (identity.User, error
 	return identity.User{UserID: identity.BotParty(botID), ACSUserID: b.ACSUserID, DisplayName: b.DisplayName}, nil
 }
 
+// BotByACSID resolves a bot's ACS id to its bot id (an identity.BotByACSID),
+// or store.ErrNotFound.
+func (s *Service) BotByACSID(ctx context.Context, acsUserID string) (string, error) {
+	var ix indexRow
+	if _, err := s.index.Get(ctx, "acs:"+acsUserID, botRow, &ix); err != nil {
+		return "", err
+	}
+	return ix.BotID, nil
+}
+
 // List returns every active bot, by id.
 func (s *Service) List(ctx context.Context) ([]Bot, error) {
 	out := []Bot{}

@@ -23,8 +23,12 @@ import (
 // id), or store.ErrNotFound.
 type BotResolver func(ctx context.Context, botID string) (User, error)
 
-// SetBots lets Profile resolve bot party ids.
-func (s *Service) SetBots(r BotResolver) { s.bots = r }
+// BotByACSID resolves a bot's ACS id to its bot id, or store.ErrNotFound.
+type BotByACSID func(ctx context.Context, acsUserID string) (string, error)
+
+// SetBots lets Profile resolve bot party ids, and UserByACSID a bot's ACS
+// id to its party id (a bot in a call's roster).
+func (s *Service) SetBots(r BotResolver, byACS BotByACSID) { s.bots, s.botByACS = r, byACS }
 
 // IsBotParty reports whether id names a bot party.
 func IsBotParty(id string) bool { return auth.IsBotParty(id) }

@@ -23,6 +23,11 @@ func TestBotParties(t *testing.T) {
 			return User{}, fmt.Errorf("bot %q: %w", botID, store.ErrNotFound)
 		}
 		return User{ACSUserID: "8:acs:bot-reception", DisplayName: "Reception"}, nil
+	}, func(_ context.Context, acsID string) (string, error) {
+		if acsID != "8:acs:bot-reception" {
+			return "", store.ErrNotFound
+		}
+		return "reception", nil
 	})
 	g, _ := s.Grant(TokenRequest{})
 	for _, u := range []string{"alice", "mallory", "carol"} {
@@ -32,6 +37,12 @@ func TestBotParties(t *testing.T) {
 	}
 	if u, err := s.Profile(ctx, "bot:reception"); err != nil || u.UserID != "bot:reception" || u.ACSUserID != "8:acs:bot-reception" {
 		t.Fatalf("Profile(bot:reception) = %+v, %v", u, err)
+	}
+	if id, err := s.UserByACSID(ctx, "8:acs:bot-reception"); err != nil || id != "bot:reception" {
+		t.Errorf("UserByACSID(the bot's ACS id) = %q, %v; want its party id", id, err)
+	}
+	if _, err := s.UserByACSID(ctx, "8:acs:nobody"); !isNotFound(err) {
+		t.Errorf("UserByACSID(unknown) err = %v, want not found", err)
 	}
 	if _, err := s.Profile(ctx, "bot:nobody"); !isNotFound(err) {
 		t.Errorf("Profile(bot:nobody) err = %v, want not found", err)

@@ -90,6 +90,7 @@ type Service struct {
 	erasers                    []Eraser
 	relations                  []Relation
 	bots                       BotResolver // nil: no bot parties
+	botByACS                   BotByACSID
 }
 
 // NewService wires the service. Token cache keys must be 32 bytes (config
@@ -170,10 +171,18 @@ func (s *Service) Profile(ctx context.Context, userID string) (User, error) {
 	return User{UserID: userID, ACSUserID: p.ACSUserID, DisplayName: p.DisplayName}, nil
 }
 
-// UserByACSID resolves an ACS id back to the app user, or store.ErrNotFound.
+// UserByACSID resolves an ACS id back to the app user (or bot party), or store.ErrNotFound.
 func (s *Service) UserByACSID(ctx context.Context, acsUserID string) (string, error) {
 	var r reverse
-	if _, err := s.users.Get(ctx, acsUserID, reverseRow, &r); err != nil {
+	_, err := s.users.Get(ctx, acsUserID, reverseRow, &r)
+	if isNotFound(err) && s.botByACS != nil {
+		botID, err := s.botByACS(ctx, acsUserID)
+		if err != nil {
+			return "", err
+		}
+		return BotParty(botID), nil
+	}
+	if err != nil {
 		return "", err
 	}
 	return r.UserID, nil
