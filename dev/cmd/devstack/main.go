@@ -514,7 +514,8 @@ func (p prefixWriter) Write(b []byte) (int, error) {
 
 // demoBot: a service sets up the reception bot on the app's number; a PSTN
 // caller dials it, hears "press 1 for Alice", presses 1; alice's iPhone
-// rings and the call is transferred; the bot's call log shows it.
+// rings and the call is transferred; the bot's call log shows it. A second
+// caller presses 2 and is moved into the group call of alice's team space.
 func demoBot(ctx context.Context, st *stack.Stack, base, alice string) error {
 	svc, err := st.Issuer.MintUser("reception-backend", "", time.Hour, map[string]any{"roles": []string{"Switchboard.Service"}})
 	if err != nil {
@@ -524,9 +525,18 @@ func demoBot(ctx context.Context, st *stack.Stack, base, alice string) error {
 	if status, body, err := call(ctx, "PUT", base+"/api/devices/alices-iphone", alice, `{"provider":"apns","handle":"`+handle+`","voip":true}`); err != nil || status >= 300 {
 		return fmt.Errorf("register alice's iphone: %d %s %v", status, body, err)
 	}
-	cfg := `{"displayName":"Reception","greeting":{"text":"Welcome to Contoso. Press 1 for Alice, 0 to hear this again."},` +
-		`"menu":{"1":{"transfer":{"userId":"alice"}},"0":{"repeat":true}},"fallback":{"retries":2},"phoneNumbers":["+14255550199"]}`
-	status, body, err := call(ctx, "PUT", base+"/api/bots/reception", svc, cfg)
+	status, body, err := call(ctx, "POST", base+"/api/spaces", alice, `{"name":"Team"}`)
+	var space struct{ ID string }
+	if err != nil || status != 201 || json.Unmarshal([]byte(body), &space) != nil {
+		return fmt.Errorf("create alice's team space: %d %s %v", status, body, err)
+	}
+	const teamCall = "4b8e2d6a-0c1f-4e3a-9b5d-7f1a3c5e7b9d"
+	if status, body, err := call(ctx, "PUT", base+"/api/spaces/"+space.ID+"/call", alice, `{"groupCallId":"`+teamCall+`"}`); err != nil || status != 200 {
+		return fmt.Errorf("share the team call: %d %s %v", status, body, err)
+	}
+	cfg := `{"displayName":"Reception","greeting":{"text":"Welcome to Contoso. Press 1 for Alice, 2 to join the team call, 0 to hear this again."},` +
+		`"menu":{"1":{"transfer":{"userId":"alice"}},"2":{"connect":{"spaceId":"` + space.ID + `"}},"0":{"repeat":true}},"fallback":{"retries":2},"phoneNumbers":["+14255550199"]}`
+	status, body, err = call(ctx, "PUT", base+"/api/bots/reception", svc, cfg)
 	if err != nil || status >= 300 {
 		return fmt.Errorf("create the reception bot: %d %s %v", status, body, err)
 	}
@@ -561,6 +571,38 @@ func demoBot(ctx context.Context, st *stack.Stack, base, alice string) error {
 		_, log, _ = call(ctx, "GET", base+"/api/bots/reception/calls", svc, "")
 		return strings.Contains(log, `"outcome":"transferred"`)
 	})
+	fmt.Printf("  %-50s GET /api/bots/reception/calls -> %s\n", "the bot's call log", shorten(log))
+
+	in, err = st.ACS.RingApplication(ctx, "4:+14255550143", "4:+14255550199", "")
+	if err != nil {
+		return fmt.Errorf("ring the bot: %w", err)
+	}
+	conn = acsemu.CallState{}
+	if !poll(func() bool {
+		for _, c := range st.ACS.Calls() {
+			if c.ServerCallID == in.ServerCallID {
+				conn = c
+			}
+		}
+		return conn.Recognizing != ""
+	}) {
+		return fmt.Errorf("the bot did not answer the second caller: %+v", conn)
+	}
+	if err := st.ACS.PressKeys(conn.ID, "2"); err != nil {
+		return err
+	}
+	fmt.Printf("  %-50s POST /emulator/calls/%s/dtmf {\"tones\":\"2\"}\n", "+14255550143 calls and presses 2", conn.ID)
+	if !poll(func() bool {
+		_, log, _ = call(ctx, "GET", base+"/api/bots/reception/calls", svc, "")
+		return strings.Contains(log, `"outcome":"moved"`)
+	}) {
+		return fmt.Errorf("the second caller was not moved into the team call: %s", log)
+	}
+	for _, c := range st.ACS.Calls() {
+		if c.Locator == "groupCall:"+teamCall {
+			fmt.Printf("  %-50s participants:moveHere -> %v\n", "the caller is in the team space's call", c.Participants)
+		}
+	}
 	fmt.Printf("  %-50s GET /api/bots/reception/calls -> %s\n\n", "the bot's call log", shorten(log))
 	return nil
 }
