@@ -14,8 +14,9 @@ import (
 const requestTimeout = 25 * time.Second
 
 // Routes registers the identity routes, all behind caller authentication.
-// Every token request spends one of quota.Tokens, here at the route, so the
-// quota bounds requests whatever the service answers them from.
+// Every token request spends one of quota.Tokens, and every revocation one
+// of quota.Revocations, here at the route, so the quota bounds requests
+// whatever the service answers them from.
 func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
 	h := &handlers{s: s, limits: limits}
 	route := func(pattern string, f func(http.ResponseWriter, *http.Request, caller) error) {
@@ -153,6 +154,10 @@ func (h *handlers) revokeMe(w http.ResponseWriter, r *http.Request, c caller) er
 		return err
 	}
 	if _, err := httpapi.ReadBody(r); err != nil {
+		return err
+	}
+	// Each revocation is one ACS call.
+	if err := h.limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.Revocations, N: 1}); err != nil {
 		return err
 	}
 	if err := h.s.Revoke(r.Context(), userID); err != nil {

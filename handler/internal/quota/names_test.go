@@ -10,6 +10,7 @@ func TestQuotaWindowsAndProperties(t *testing.T) {
 	want := map[Name]time.Duration{
 		Tokens: time.Minute, Calls: time.Hour, Invites: time.Hour, Dials: 24 * time.Hour, DeviceRegistrations: 24 * time.Hour,
 		Relay: time.Hour, SMS: 24 * time.Hour, GuestCodeExchanges: time.Hour, GuestExchangeSources: time.Minute,
+		Spaces: time.Hour, SpaceInvites: time.Hour, CallAutomation: time.Hour, Revocations: time.Hour, ChatPushes: time.Hour, GuestReplies: time.Hour,
 	}
 	seen := map[string]Name{}
 	for _, n := range Names {

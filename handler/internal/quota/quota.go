@@ -1,6 +1,7 @@
 // Package quota owns Switchboard's spend limits: per-user quotas (tokens,
 // calls, invitations, dials, device registrations, texts, guest code
-// exchanges) whose counters live in one Table Storage row per subject,
+// exchanges, spaces, Call Automation work, revocations, chat and guest-reply
+// pushes) whose counters live in one Table Storage row per subject,
 // updated only by ETag-conditional writes, so a limit holds however many instances the app scales out to.
 // Capabilities ask it at their routes, before they spend anything.
 package quota
@@ -44,17 +45,33 @@ const (
 	// per join code and per source address (the code is the credential).
 	GuestCodeExchanges   Name = "guest-code-exchanges"
 	GuestExchangeSources Name = "guest-exchanges-per-source"
+	// Spaces counts spaces created (each may later cost a chat thread) and
+	// SpaceInvites invitations to spaces, per inviter.
+	Spaces       Name = "spaces"
+	SpaceInvites Name = "space-invites"
+	// CallAutomation counts billed Call Automation work a user starts on a
+	// call: recordings and bots joined.
+	CallAutomation Name = "call-automation"
+	// Revocations counts POST /api/me/revoke (one ACS call each).
+	Revocations Name = "revocations"
+	// ChatPushes counts chat messages, per sender, whose pushes reach other
+	// members' devices (once per message, however many recipients).
+	ChatPushes Name = "chat-pushes"
+	// GuestReplies counts texts from an SMS guest pushed to the call's
+	// creator, per guest number and call.
+	GuestReplies Name = "guest-replies"
 )
 
 // Names lists every quota.
-var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay, SMS, GuestCodeExchanges, GuestExchangeSources}
+var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay, SMS, GuestCodeExchanges, GuestExchangeSources,
+	Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies}
 
 // Window is the length of the quota's window: its limit is "per" this.
 func (n Name) Window() time.Duration {
 	switch n {
 	case Tokens, GuestExchangeSources:
 		return time.Minute
-	case Calls, Invites, Relay, GuestCodeExchanges:
+	case Calls, Invites, Relay, GuestCodeExchanges, Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies:
 		return time.Hour
 	default:
 		return 24 * time.Hour
@@ -81,6 +98,18 @@ func (n Name) property() string {
 		return "GuestCodeExchanges"
 	case GuestExchangeSources:
 		return "GuestExchangeSources"
+	case Spaces:
+		return "Spaces"
+	case SpaceInvites:
+		return "SpaceInvites"
+	case CallAutomation:
+		return "CallAutomation"
+	case Revocations:
+		return "Revocations"
+	case ChatPushes:
+		return "ChatPushes"
+	case GuestReplies:
+		return "GuestReplies"
 	default:
 		return "DeviceRegistrations"
 	}
