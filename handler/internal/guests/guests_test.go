@@ -423,6 +423,44 @@ func TestSTOPStopsLaterTextsAndRepliesReachTheCreator(t *testing.T) {
 	}
 }
 
+// A guest's texts to the creator are bounded per guest and call
+// (quota.GuestReplies); a redelivered text spends nothing more, and another
+// guest of the call is unaffected.
+func TestGuestRepliesAreQuotaPerGuestAndCall(t *testing.T) {
+	f := setup(t, func(_ *Config, l *quota.Limits) { (*l)[quota.GuestReplies] = 2 })
+	room := f.call(t, calls.KindRoom)
+	f.invite(t, room, dana)
+	f.invite(t, room, erin)
+	replies := func() map[string]int {
+		out := map[string]int{}
+		for _, n := range f.pushes.all() {
+			if n.Type == "guestMessage" {
+				out[n.Data["phoneNumber"]+" "+n.Data["message"]]++
+			}
+		}
+		return out
+	}
+	text := events.Event{ID: "sms-1", Type: acs.EventSMSReceived,
+		Data: []byte(`{"messageId":"Incoming_1","from":"` + dana + `","to":"` + from + `","message":"one"}`)}
+	for range 3 { // Event Grid delivering the same text again
+		if err := f.dispatch.Dispatch(t.Context(), []events.Event{text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []string{"two", "three", "four"} {
+		if _, err := f.emu.ReceiveSMS(t.Context(), dana, from, m); err != nil {
+			t.Fatalf("a text over the quota failed the event: %v", err)
+		}
+	}
+	if _, err := f.emu.ReceiveSMS(t.Context(), erin, from, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	got := replies()
+	if got[dana+" one"] == 0 || got[dana+" two"] == 0 || got[dana+" three"] != 0 || got[dana+" four"] != 0 || got[erin+" hello"] == 0 {
+		t.Fatalf("pushed %v; want dana's first two texts (the first redelivered), then nothing, and erin's", got)
+	}
+}
+
 func countInvitations(ns []push.Notification) int {
 	n := 0
 	for _, x := range ns {
