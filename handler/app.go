@@ -72,6 +72,11 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("setting STORAGE_CONNECTION_STRING/STORAGE_TABLE_ENDPOINT: %w", err)
 	}
 
+	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg, cfg.QuotaUser), Service: quotaLimits(cfg, cfg.QuotaService)})
+	if err != nil {
+		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
+	}
+
 	var acsClient *acs.Client
 	if cfg.ACSConnectionString != "" {
 		acsClient, err = acs.NewClientFromConnectionString(cfg.ACSConnectionString, nil)
@@ -117,7 +122,8 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		return u.ACSUserID, err
 	}, senders, devices.Options{TTL: cfg.DeviceTTL, Max: cfg.MaxDevices})
 	ids.OnErase(devs.EraseUser)
-	fan := fanout.NewService(st, devs, senders)
+	// Incoming-call pushes spend the caller's QUOTA_CALL_PUSHES_PER_HOUR.
+	fan := fanout.NewService(st, devs, senders, limits)
 	spc := spaces.NewService(st, ids)
 	ids.AddRelation(spc.ShareSpace)
 	ids.OnErase(spc.EraseUser)
@@ -148,10 +154,6 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 			LobbyBypass: cfg.Teams.LobbyBypass, AppID: cfg.Teams.ClientID})
 	}
 	ids.OnErase(cls.EraseUser)
-	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg, cfg.QuotaUser), Service: quotaLimits(cfg, cfg.QuotaService)})
-	if err != nil {
-		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
-	}
 	cht, err := newChat(cfg, st, acsClient, fan, spc, cls, limits)
 	if err != nil {
 		return nil, err
@@ -283,6 +285,7 @@ func quotaLimits(cfg *config.Config, q config.Quotas) quota.Limits {
 		// Events have no service caller: one limit, whoever's bucket.
 		quota.ChatPushes:   cfg.QuotaChatPushesPerHour,
 		quota.GuestReplies: cfg.QuotaGuestRepliesPerHour,
+		quota.CallPushes:   cfg.QuotaCallPushesPerHour,
 		// The join code is the guest's credential: fixed limits, per code and per source.
 		quota.GuestCodeExchanges:   guests.CodeExchangesPerHour,
 		quota.GuestExchangeSources: guests.SourceExchangesPerMinute,

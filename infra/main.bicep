@@ -92,9 +92,10 @@ param quotaServiceSpaceInvitesPerHour int = 2000
 param quotaServiceCallAutomationPerHour int = 300
 param quotaServiceRevocationsPerHour int = 200
 
-@description('Pushes events cause, per hour: chat messages whose pushes one sender may cause, and texts from one SMS guest of one call pushed to its creator.')
+@description('Pushes events cause, per hour: chat messages whose pushes one sender may cause, texts from one SMS guest of one call pushed to its creator, and incoming-call pushes from one caller to one callee.')
 param quotaChatPushesPerHour int = 600
 param quotaGuestRepliesPerHour int = 30
+param quotaCallPushesPerHour int = 100
 
 @description('OpenID configuration for ACS callback JWTs (empty: ACS\'s own).')
 param acsCallbackOidcConfig string = ''
@@ -293,6 +294,7 @@ module functionApp 'modules/functionapp.bicep' = {
       QUOTA_SERVICE_REVOCATIONS_PER_HOUR: string(quotaServiceRevocationsPerHour)
       QUOTA_CHAT_PUSHES_PER_HOUR: string(quotaChatPushesPerHour)
       QUOTA_GUEST_REPLIES_PER_HOUR: string(quotaGuestRepliesPerHour)
+      QUOTA_CALL_PUSHES_PER_HOUR: string(quotaCallPushesPerHour)
       AUTH_ISSUER: authIssuer
       AUTH_AUDIENCE: authAudience
       AUTH_USER_CLAIM: authUserClaim

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"switchboard/dev/funchost"
 	"switchboard/dev/stack"
 )
@@ -175,6 +177,7 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 	s, err := stack.Start(ctx, stack.Options{Binary: binary, Stdout: &logs, Stderr: &logs, Env: []string{
 		"QUOTA_SPACES_PER_HOUR=4", "QUOTA_SPACE_INVITES_PER_HOUR=3", "QUOTA_REVOCATIONS_PER_HOUR=2",
 		"QUOTA_CALL_AUTOMATION_PER_HOUR=2", "QUOTA_CHAT_PUSHES_PER_HOUR=2", "QUOTA_GUEST_REPLIES_PER_HOUR=2",
+		"QUOTA_CALL_PUSHES_PER_HOUR=2",
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -288,6 +291,26 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 		bob.send(t, s, thread, "from bob")
 		if n := len(s.Push.Received(carol.id + "-fcm")); n != 3 {
 			t.Fatalf("carol got %d pushes, want bob's message too", n)
+		}
+	})
+
+	t.Run("incoming-call pushes", func(t *testing.T) {
+		bob := userClient(t, s, "rq-bob", "Bob")
+		bobID := bob.ok("POST", "/api/token", "", 200)["acsUserId"].(string)
+		bob.ok("PUT", "/api/devices/rq-pixel", `{"provider":"fcm","handle":"rq-fcm"}`, 201)
+		for range 3 {
+			if err := s.Host.DeliverEventGrid(ctx, "callevents", incomingCall(uuid.NewString(), bobID, "8:acs:pest")); err != nil {
+				t.Fatalf("a ring over the quota failed its event: %v", err)
+			}
+		}
+		if n := len(s.Push.Received("rq-fcm")); n != 2 {
+			t.Fatalf("bob's phone was woken %d times by three rings from one caller, want 2", n)
+		}
+		if err := s.Host.DeliverEventGrid(ctx, "callevents", incomingCall(uuid.NewString(), bobID, "8:acs:friend")); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Push.Received("rq-fcm")); n != 3 {
+			t.Fatalf("another caller's ring did not wake bob (%d pushes)", n)
 		}
 	})
 

@@ -1,7 +1,7 @@
 // Package quota owns Switchboard's spend limits: per-user quotas (tokens,
 // calls, invitations, dials, device registrations, texts, guest code
-// exchanges, spaces, Call Automation work, revocations, chat and guest-reply
-// pushes) whose counters live in one Table Storage row per subject,
+// exchanges, spaces, Call Automation work, revocations, incoming-call, chat
+// and guest-reply pushes) whose counters live in one Table Storage row per subject,
 // updated only by ETag-conditional writes, so a limit holds however many instances the app scales out to.
 // Capabilities ask it at their routes, before they spend anything.
 package quota
@@ -60,18 +60,21 @@ const (
 	// GuestReplies counts texts from an SMS guest pushed to the call's
 	// creator, per guest number and call.
 	GuestReplies Name = "guest-replies"
+	// CallPushes counts incoming-call pushes, per caller and callee: clients
+	// may call any ACS user directly with a voip token.
+	CallPushes Name = "call-pushes"
 )
 
 // Names lists every quota.
 var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay, SMS, GuestCodeExchanges, GuestExchangeSources,
-	Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies}
+	Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, CallPushes}
 
 // Window is the length of the quota's window: its limit is "per" this.
 func (n Name) Window() time.Duration {
 	switch n {
 	case Tokens, GuestExchangeSources:
 		return time.Minute
-	case Calls, Invites, Relay, GuestCodeExchanges, Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies:
+	case Calls, Invites, Relay, GuestCodeExchanges, Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, CallPushes:
 		return time.Hour
 	default:
 		return 24 * time.Hour
@@ -110,6 +113,8 @@ func (n Name) property() string {
 		return "ChatPushes"
 	case GuestReplies:
 		return "GuestReplies"
+	case CallPushes:
+		return "CallPushes"
 	default:
 		return "DeviceRegistrations"
 	}
