@@ -282,6 +282,7 @@ func quotaLimits(cfg *config.Config, q config.Quotas) quota.Limits {
 		quota.SpaceInvites:        q.SpaceInvitesPerHour,
 		quota.CallAutomation:      q.CallAutomationPerHour,
 		quota.Revocations:         q.RevocationsPerHour,
+		quota.TeamsMeetings:       q.TeamsMeetingsPerDay,
 		// Events have no service caller: one limit, whoever's bucket.
 		quota.ChatPushes:   cfg.QuotaChatPushesPerHour,
 		quota.GuestReplies: cfg.QuotaGuestRepliesPerHour,

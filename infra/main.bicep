@@ -85,12 +85,15 @@ param quotaSpacesPerHour int = 20
 param quotaSpaceInvitesPerHour int = 200
 param quotaCallAutomationPerHour int = 30
 param quotaRevocationsPerHour int = 20
+@description('Teams meetings one user may create per day (Graph allows 2000 per organizer per month, for the whole app).')
+param quotaTeamsMeetingsPerDay int = 20
 
 @description('The same quotas for a service caller acting for a user (X-On-Behalf-Of).')
 param quotaServiceSpacesPerHour int = 200
 param quotaServiceSpaceInvitesPerHour int = 2000
 param quotaServiceCallAutomationPerHour int = 300
 param quotaServiceRevocationsPerHour int = 200
+param quotaServiceTeamsMeetingsPerDay int = 200
 
 @description('Pushes events cause, per hour: chat messages whose pushes one sender may cause, texts from one SMS guest of one call pushed to its creator, and incoming-call pushes from one caller to one callee.')
 param quotaChatPushesPerHour int = 600
@@ -288,10 +291,12 @@ module functionApp 'modules/functionapp.bicep' = {
       QUOTA_SPACE_INVITES_PER_HOUR: string(quotaSpaceInvitesPerHour)
       QUOTA_CALL_AUTOMATION_PER_HOUR: string(quotaCallAutomationPerHour)
       QUOTA_REVOCATIONS_PER_HOUR: string(quotaRevocationsPerHour)
+      QUOTA_TEAMS_MEETINGS_PER_DAY: string(quotaTeamsMeetingsPerDay)
       QUOTA_SERVICE_SPACES_PER_HOUR: string(quotaServiceSpacesPerHour)
       QUOTA_SERVICE_SPACE_INVITES_PER_HOUR: string(quotaServiceSpaceInvitesPerHour)
       QUOTA_SERVICE_CALL_AUTOMATION_PER_HOUR: string(quotaServiceCallAutomationPerHour)
       QUOTA_SERVICE_REVOCATIONS_PER_HOUR: string(quotaServiceRevocationsPerHour)
+      QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY: string(quotaServiceTeamsMeetingsPerDay)
       QUOTA_CHAT_PUSHES_PER_HOUR: string(quotaChatPushesPerHour)
       QUOTA_GUEST_REPLIES_PER_HOUR: string(quotaGuestRepliesPerHour)
       QUOTA_CALL_PUSHES_PER_HOUR: string(quotaCallPushesPerHour)

@@ -177,7 +177,7 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 	s, err := stack.Start(ctx, stack.Options{Binary: binary, Stdout: &logs, Stderr: &logs, Env: []string{
 		"QUOTA_SPACES_PER_HOUR=4", "QUOTA_SPACE_INVITES_PER_HOUR=3", "QUOTA_REVOCATIONS_PER_HOUR=2",
 		"QUOTA_CALL_AUTOMATION_PER_HOUR=2", "QUOTA_CHAT_PUSHES_PER_HOUR=2", "QUOTA_GUEST_REPLIES_PER_HOUR=2",
-		"QUOTA_CALL_PUSHES_PER_HOUR=2",
+		"QUOTA_CALL_PUSHES_PER_HOUR=2", "QUOTA_TEAMS_MEETINGS_PER_DAY=1",
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +188,7 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 		if p := r.problem(t, 429, "rate-limited"); p["quota"] != quota {
 			t.Fatalf("the problem names quota %v, want %s", p["quota"], quota)
 		}
-		if retry, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || retry < 1 || retry > 7200 { // up to two windows: the previous one still counts
+		if retry, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || retry < 1 || retry > 2*86400 { // up to two windows (a day at most): the previous one still counts
 			t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
 		}
 	}
@@ -227,9 +227,27 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 		u.ok("POST", "/api/me/revoke", "", 204)
 		before := s.ACS.Requests("RevokeAccessTokens")
 		overQuota(t, u.do("POST", "/api/me/revoke", ""), "revocations")
-		if n := s.ACS.Requests("RevokeAccessTokens") - before; n != 0 {
-			t.Fatalf("%d ACS revocations for a refused request", n)
+		// Erasing deletes the identity (and the next token makes another): it
+		// spends the same quota.
+		beforeDelete := s.ACS.Requests("DeleteIdentity")
+		overQuota(t, u.do("DELETE", "/api/me", ""), "revocations")
+		if n := s.ACS.Requests("RevokeAccessTokens") - before + s.ACS.Requests("DeleteIdentity") - beforeDelete; n != 0 {
+			t.Fatalf("%d ACS requests for refused requests", n)
 		}
+		if me := u.ok("GET", "/api/me", "", 200); me["acsUserId"] == "" {
+			t.Fatal("a refused erasure erased the user")
+		}
+	})
+
+	t.Run("teams meetings", func(t *testing.T) {
+		u := userClient(t, s, "tm-user", "User")
+		u.ok("POST", "/api/calls", `{"kind":"teams","subject":"the one"}`, 201)
+		meetings := s.Graph.Requests("createOrGet")
+		overQuota(t, u.do("POST", "/api/calls", `{"kind":"teams","subject":"one too many"}`), "teams-meetings")
+		if n := s.Graph.Requests("createOrGet") - meetings; n != 0 {
+			t.Fatalf("%d meetings created for a refused request", n)
+		}
+		u.ok("POST", "/api/calls", `{"kind":"group"}`, 201) // other kinds are not meetings
 	})
 
 	t.Run("call automation", func(t *testing.T) {

@@ -119,15 +119,16 @@ type Quotas struct {
 	SpaceInvitesPerHour       int
 	CallAutomationPerHour     int
 	RevocationsPerHour        int
+	TeamsMeetingsPerDay       int
 }
 
 // DefaultUserQuotas and DefaultServiceQuotas are limits a normal user (or
 // a back end serving one) does not meet.
 var (
 	DefaultUserQuotas = Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50,
-		RelayPerHour: 60, SMSPerDay: 20, SpacesPerHour: 20, SpaceInvitesPerHour: 200, CallAutomationPerHour: 30, RevocationsPerHour: 20}
+		RelayPerHour: 60, SMSPerDay: 20, SpacesPerHour: 20, SpaceInvitesPerHour: 200, CallAutomationPerHour: 30, RevocationsPerHour: 20, TeamsMeetingsPerDay: 20}
 	DefaultServiceQuotas = Quotas{TokensPerMinute: 200, CallsPerHour: 300, InvitesPerHour: 1000, DialsPerDay: 200, DeviceRegistrationsPerDay: 500,
-		RelayPerHour: 600, SMSPerDay: 200, SpacesPerHour: 200, SpaceInvitesPerHour: 2000, CallAutomationPerHour: 300, RevocationsPerHour: 200}
+		RelayPerHour: 600, SMSPerDay: 200, SpacesPerHour: 200, SpaceInvitesPerHour: 2000, CallAutomationPerHour: 300, RevocationsPerHour: 200, TeamsMeetingsPerDay: 200}
 )
 
 // DefaultPSTNBlockedPrefixes is a starting point, not a complete list of
@@ -159,9 +160,9 @@ var Settings = []string{
 	"ACS_COGNITIVE_SERVICES_ENDPOINT",
 	"PSTN_ALLOWED_PREFIXES", "PSTN_BLOCKED_PREFIXES",
 	"QUOTA_TOKENS_PER_MINUTE", "QUOTA_CALLS_PER_HOUR", "QUOTA_INVITES_PER_HOUR", "QUOTA_DIALS_PER_DAY", "QUOTA_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_RELAY_PER_HOUR", "QUOTA_SMS_PER_DAY",
-	"QUOTA_SPACES_PER_HOUR", "QUOTA_SPACE_INVITES_PER_HOUR", "QUOTA_CALL_AUTOMATION_PER_HOUR", "QUOTA_REVOCATIONS_PER_HOUR",
+	"QUOTA_SPACES_PER_HOUR", "QUOTA_SPACE_INVITES_PER_HOUR", "QUOTA_CALL_AUTOMATION_PER_HOUR", "QUOTA_REVOCATIONS_PER_HOUR", "QUOTA_TEAMS_MEETINGS_PER_DAY",
 	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR", "QUOTA_SERVICE_SMS_PER_DAY",
-	"QUOTA_SERVICE_SPACES_PER_HOUR", "QUOTA_SERVICE_SPACE_INVITES_PER_HOUR", "QUOTA_SERVICE_CALL_AUTOMATION_PER_HOUR", "QUOTA_SERVICE_REVOCATIONS_PER_HOUR",
+	"QUOTA_SERVICE_SPACES_PER_HOUR", "QUOTA_SERVICE_SPACE_INVITES_PER_HOUR", "QUOTA_SERVICE_CALL_AUTOMATION_PER_HOUR", "QUOTA_SERVICE_REVOCATIONS_PER_HOUR", "QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY",
 	"QUOTA_CHAT_PUSHES_PER_HOUR", "QUOTA_GUEST_REPLIES_PER_HOUR", "QUOTA_CALL_PUSHES_PER_HOUR",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
@@ -452,6 +453,7 @@ func (r *reader) quotas(prefix string, def Quotas) Quotas {
 		SpaceInvitesPerHour:       r.intRange(prefix+"SPACE_INVITES_PER_HOUR", def.SpaceInvitesPerHour, 1, maxQuota),
 		CallAutomationPerHour:     r.intRange(prefix+"CALL_AUTOMATION_PER_HOUR", def.CallAutomationPerHour, 1, maxQuota),
 		RevocationsPerHour:        r.intRange(prefix+"REVOCATIONS_PER_HOUR", def.RevocationsPerHour, 1, maxQuota),
+		TeamsMeetingsPerDay:       r.intRange(prefix+"TEAMS_MEETINGS_PER_DAY", def.TeamsMeetingsPerDay, 1, maxQuota),
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 const requestTimeout = 25 * time.Second
 
 // Routes registers the identity routes, all behind caller authentication.
-// Every token request spends one of quota.Tokens, and every revocation one
-// of quota.Revocations, here at the route, so the quota bounds requests
+// Every token request spends one of quota.Tokens, and every revocation and
+// erasure one of quota.Revocations, here at the route, so the quota bounds requests
 // whatever the service answers them from.
 func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
 	h := &handlers{s: s, limits: limits}
@@ -137,6 +137,11 @@ func (h *handlers) me(w http.ResponseWriter, r *http.Request, c caller) error {
 func (h *handlers) eraseMe(w http.ResponseWriter, r *http.Request, c caller) error {
 	userID, err := c.user()
 	if err != nil {
+		return err
+	}
+	// An erasure deletes the ACS identity (and the next token makes one):
+	// it spends a revocation, so erasing and signing up again is bounded.
+	if err := h.limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.Revocations, N: 1}); err != nil {
 		return err
 	}
 	if err := h.s.Erase(r.Context(), userID); err != nil {

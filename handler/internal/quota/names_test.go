@@ -13,7 +13,7 @@ func TestQuotaWindowsAndProperties(t *testing.T) {
 	want := map[Name]time.Duration{
 		Tokens: time.Minute, Calls: time.Hour, Invites: time.Hour, Dials: 24 * time.Hour, DeviceRegistrations: 24 * time.Hour,
 		Relay: time.Hour, SMS: 24 * time.Hour, GuestCodeExchanges: time.Hour, GuestExchangeSources: time.Minute,
-		Spaces: time.Hour, SpaceInvites: time.Hour, CallAutomation: time.Hour, Revocations: time.Hour, ChatPushes: time.Hour, GuestReplies: time.Hour, CallPushes: time.Hour,
+		Spaces: time.Hour, SpaceInvites: time.Hour, CallAutomation: time.Hour, Revocations: time.Hour, ChatPushes: time.Hour, GuestReplies: time.Hour, CallPushes: time.Hour, TeamsMeetings: 24 * time.Hour,
 	}
 	seen := map[string]Name{}
 	for _, n := range Names {

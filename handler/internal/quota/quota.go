@@ -52,7 +52,8 @@ const (
 	// CallAutomation counts billed Call Automation work a user starts on a
 	// call: recordings and bots joined.
 	CallAutomation Name = "call-automation"
-	// Revocations counts POST /api/me/revoke (one ACS call each).
+	// Revocations counts POST /api/me/revoke and DELETE /api/me (each an
+	// ACS identity call; after an erasure the next token makes a new identity).
 	Revocations Name = "revocations"
 	// ChatPushes counts chat messages, per sender, whose pushes reach other
 	// members' devices (once per message, however many recipients).
@@ -60,6 +61,9 @@ const (
 	// GuestReplies counts texts from an SMS guest pushed to the call's
 	// creator, per guest number and call.
 	GuestReplies Name = "guest-replies"
+	// TeamsMeetings counts Teams meetings created through Graph, which
+	// allows 2000 per organizer (one for the whole app) per month.
+	TeamsMeetings Name = "teams-meetings"
 	// CallPushes counts incoming-call pushes, per caller and callee: clients
 	// may call any ACS user directly with a voip token.
 	CallPushes Name = "call-pushes"
@@ -67,7 +71,7 @@ const (
 
 // Names lists every quota.
 var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay, SMS, GuestCodeExchanges, GuestExchangeSources,
-	Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, CallPushes}
+	Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, CallPushes, TeamsMeetings}
 
 // Window is the length of the quota's window: its limit is "per" this.
 func (n Name) Window() time.Duration {
@@ -115,6 +119,8 @@ func (n Name) property() string {
 		return "GuestReplies"
 	case CallPushes:
 		return "CallPushes"
+	case TeamsMeetings:
+		return "TeamsMeetings"
 	default:
 		return "DeviceRegistrations"
 	}
