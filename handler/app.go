@@ -122,7 +122,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		return u.ACSUserID, err
 	}, senders, devices.Options{TTL: cfg.DeviceTTL, Max: cfg.MaxDevices})
 	ids.OnErase(devs.EraseUser)
-	// Incoming-call pushes spend the caller's QUOTA_CALL_PUSHES_PER_HOUR.
+	// Incoming-call pushes spend the caller's QUOTA_RINGS_PER_HOUR.
 	fan := fanout.NewService(st, devs, senders, limits)
 	spc := spaces.NewService(st, ids)
 	ids.AddRelation(spc.ShareSpace)
@@ -180,7 +180,8 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		Allowed: cfg.SMS.Allowed, Blocked: cfg.SMS.Blocked, MaxGuests: cfg.SMS.MaxGuests},
 		cls, ids, acsClient, acsClient.SMS(""), fan, limits)
 	cls.UseGuests(gst)
-	bts := bots.NewService(st, ids, acsClient, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
+	// Calls bots answer spend the caller's QUOTA_RINGS_PER_HOUR too.
+	bts := bots.NewService(st, ids, acsClient, limits, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
 		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks, Calls: cls})
 
 	dispatch := events.NewDispatcher()
@@ -286,7 +287,7 @@ func quotaLimits(cfg *config.Config, q config.Quotas) quota.Limits {
 		// Events have no service caller: one limit, whoever's bucket.
 		quota.ChatPushes:   cfg.QuotaChatPushesPerHour,
 		quota.GuestReplies: cfg.QuotaGuestRepliesPerHour,
-		quota.CallPushes:   cfg.QuotaCallPushesPerHour,
+		quota.Rings:        cfg.QuotaRingsPerHour,
 		// The join code is the guest's credential: fixed limits, per code and per source.
 		quota.GuestCodeExchanges:   guests.CodeExchangesPerHour,
 		quota.GuestExchangeSources: guests.SourceExchangesPerMinute,

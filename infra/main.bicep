@@ -95,10 +95,10 @@ param quotaServiceCallAutomationPerHour int = 300
 param quotaServiceRevocationsPerHour int = 200
 param quotaServiceTeamsMeetingsPerDay int = 200
 
-@description('Pushes events cause, per hour: chat messages whose pushes one sender may cause, texts from one SMS guest of one call pushed to its creator, and incoming-call pushes from one caller to one callee.')
+@description('Pushes events cause, per hour: chat messages whose pushes one sender may cause, texts from one SMS guest of one call pushed to its creator, and incoming calls from one caller to one callee (pushed to a user or answered by a bot).')
 param quotaChatPushesPerHour int = 600
 param quotaGuestRepliesPerHour int = 30
-param quotaCallPushesPerHour int = 100
+param quotaRingsPerHour int = 100
 
 @description('OpenID configuration for ACS callback JWTs (empty: ACS\'s own).')
 param acsCallbackOidcConfig string = ''
@@ -299,7 +299,7 @@ module functionApp 'modules/functionapp.bicep' = {
       QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY: string(quotaServiceTeamsMeetingsPerDay)
       QUOTA_CHAT_PUSHES_PER_HOUR: string(quotaChatPushesPerHour)
       QUOTA_GUEST_REPLIES_PER_HOUR: string(quotaGuestRepliesPerHour)
-      QUOTA_CALL_PUSHES_PER_HOUR: string(quotaCallPushesPerHour)
+      QUOTA_RINGS_PER_HOUR: string(quotaRingsPerHour)
       AUTH_ISSUER: authIssuer
       AUTH_AUDIENCE: authAudience
       AUTH_USER_CLAIM: authUserClaim

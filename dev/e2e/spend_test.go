@@ -177,7 +177,7 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 	s, err := stack.Start(ctx, stack.Options{Binary: binary, Stdout: &logs, Stderr: &logs, Env: []string{
 		"QUOTA_SPACES_PER_HOUR=4", "QUOTA_SPACE_INVITES_PER_HOUR=3", "QUOTA_REVOCATIONS_PER_HOUR=2",
 		"QUOTA_CALL_AUTOMATION_PER_HOUR=2", "QUOTA_CHAT_PUSHES_PER_HOUR=2", "QUOTA_GUEST_REPLIES_PER_HOUR=2",
-		"QUOTA_CALL_PUSHES_PER_HOUR=2", "QUOTA_TEAMS_MEETINGS_PER_DAY=1",
+		"QUOTA_RINGS_PER_HOUR=2", "QUOTA_TEAMS_MEETINGS_PER_DAY=1",
 	}})
 	if err != nil {
 		t.Fatal(err)

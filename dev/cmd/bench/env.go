@@ -103,7 +103,7 @@ func startEnv(ctx context.Context) (*env, error) {
 		// pays the quota's conditional write.
 		"QUOTA_TOKENS_PER_MINUTE=1000000",
 		"QUOTA_DEVICE_REGISTRATIONS_PER_DAY=1000000",
-		"QUOTA_CALL_PUSHES_PER_HOUR=1000000",
+		"QUOTA_RINGS_PER_HOUR=1000000",
 		"SSL_CERT_FILE=" + e.push.CAFile(),
 		"LOG_LEVEL=warn",
 	}

@@ -82,11 +82,11 @@ type Config struct {
 	QuotaUser, QuotaService Quotas
 	// Pushes that events cause have no service caller, so one limit each:
 	// chat messages a sender's pushes may carry per hour, texts from one SMS
-	// guest of one call pushed to its creator per hour, and incoming-call
-	// pushes per caller and callee per hour.
+	// guest of one call pushed to its creator per hour, and incoming calls
+	// (pushed or answered by a bot) per caller and callee per hour.
 	QuotaChatPushesPerHour   int // QUOTA_CHAT_PUSHES_PER_HOUR
 	QuotaGuestRepliesPerHour int // QUOTA_GUEST_REPLIES_PER_HOUR
-	QuotaCallPushesPerHour   int // QUOTA_CALL_PUSHES_PER_HOUR
+	QuotaRingsPerHour        int // QUOTA_RINGS_PER_HOUR
 
 	Teams Teams // TEAMS_* and GRAPH_*: Teams meetings through Microsoft Graph
 
@@ -163,7 +163,7 @@ var Settings = []string{
 	"QUOTA_SPACES_PER_HOUR", "QUOTA_SPACE_INVITES_PER_HOUR", "QUOTA_CALL_AUTOMATION_PER_HOUR", "QUOTA_REVOCATIONS_PER_HOUR", "QUOTA_TEAMS_MEETINGS_PER_DAY",
 	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR", "QUOTA_SERVICE_SMS_PER_DAY",
 	"QUOTA_SERVICE_SPACES_PER_HOUR", "QUOTA_SERVICE_SPACE_INVITES_PER_HOUR", "QUOTA_SERVICE_CALL_AUTOMATION_PER_HOUR", "QUOTA_SERVICE_REVOCATIONS_PER_HOUR", "QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY",
-	"QUOTA_CHAT_PUSHES_PER_HOUR", "QUOTA_GUEST_REPLIES_PER_HOUR", "QUOTA_CALL_PUSHES_PER_HOUR",
+	"QUOTA_CHAT_PUSHES_PER_HOUR", "QUOTA_GUEST_REPLIES_PER_HOUR", "QUOTA_RINGS_PER_HOUR",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
 	"TEAMS_ORGANIZER_ID", "TEAMS_LOBBY_BYPASS",
@@ -279,7 +279,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.QuotaService = r.quotas("QUOTA_SERVICE_", DefaultServiceQuotas)
 	c.QuotaChatPushesPerHour = r.intRange("QUOTA_CHAT_PUSHES_PER_HOUR", 600, 1, maxQuota)
 	c.QuotaGuestRepliesPerHour = r.intRange("QUOTA_GUEST_REPLIES_PER_HOUR", 30, 1, maxQuota)
-	c.QuotaCallPushesPerHour = r.intRange("QUOTA_CALL_PUSHES_PER_HOUR", 100, 1, maxQuota)
+	c.QuotaRingsPerHour = r.intRange("QUOTA_RINGS_PER_HOUR", 100, 1, maxQuota)
 
 	c.EventGridTopicEndpoint = r.upstreamURL("EVENTGRID_TOPIC_ENDPOINT")
 	c.EventGridTopicKey = r.str("EVENTGRID_TOPIC_KEY")

@@ -139,8 +139,8 @@ func TestLoadSpendSettings(t *testing.T) {
 	if c.QuotaUser != wantUser {
 		t.Errorf("user quotas %+v, want %+v", c.QuotaUser, wantUser)
 	}
-	if c.QuotaChatPushesPerHour != 600 || c.QuotaGuestRepliesPerHour != 30 || c.QuotaCallPushesPerHour != 100 {
-		t.Errorf("event quota defaults: chat %d, guest replies %d, calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaCallPushesPerHour)
+	if c.QuotaChatPushesPerHour != 600 || c.QuotaGuestRepliesPerHour != 30 || c.QuotaRingsPerHour != 100 {
+		t.Errorf("event quota defaults: chat %d, guest replies %d, calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour)
 	}
 	s := c.QuotaService
 	for name, pair := range map[string][2]int{
@@ -166,7 +166,7 @@ func TestLoadSpendSettings(t *testing.T) {
 	env["QUOTA_SERVICE_REVOCATIONS_PER_HOUR"] = "11"
 	env["QUOTA_CHAT_PUSHES_PER_HOUR"] = "13"
 	env["QUOTA_GUEST_REPLIES_PER_HOUR"] = "3"
-	env["QUOTA_CALL_PUSHES_PER_HOUR"] = "17"
+	env["QUOTA_RINGS_PER_HOUR"] = "17"
 	env["QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY"] = "19"
 	if c, err = load(env); err != nil {
 		t.Fatal(err)
@@ -179,8 +179,8 @@ func TestLoadSpendSettings(t *testing.T) {
 		c.QuotaService.TeamsMeetingsPerDay != 19 || c.QuotaUser.TeamsMeetingsPerDay != 20 {
 		t.Errorf("quota settings: %+v %+v", c.QuotaUser, c.QuotaService)
 	}
-	if c.QuotaChatPushesPerHour != 13 || c.QuotaGuestRepliesPerHour != 3 || c.QuotaCallPushesPerHour != 17 {
-		t.Errorf("event quotas: chat %d, guest replies %d, calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaCallPushesPerHour)
+	if c.QuotaChatPushesPerHour != 13 || c.QuotaGuestRepliesPerHour != 3 || c.QuotaRingsPerHour != 17 {
+		t.Errorf("event quotas: chat %d, guest replies %d, calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour)
 	}
 }
 

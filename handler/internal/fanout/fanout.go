@@ -78,7 +78,7 @@ type claim struct {
 
 // IncomingCall handles Microsoft.Communication.IncomingCall. Any client
 // with a voip token may call any ACS user directly, so each ring spends one
-// of quota.CallPushes for that caller and callee: one caller cannot keep
+// of quota.Rings for that caller and callee: one caller cannot keep
 // one callee's phone ringing, and since a user sees only their contacts' and
 // co-members' ACS ids, whom they can ring at all is bounded too. (Per pair
 // rather than per caller: the application's own calls, placed for every
@@ -110,13 +110,13 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		CorrelationID:       deref(data.CorrelationID),
 	}
 	if caller := n.CallerID; caller != "" {
-		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + callee}, quota.Cost{Quota: quota.CallPushes, N: 1})
+		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + callee}, quota.Cost{Quota: quota.Rings, N: 1})
 		if quota.IsRateLimited(err) {
-			httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the call-pushes quota", "eventId", ev.ID, "caller", caller, "callee", callee)
+			httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the rings quota", "eventId", ev.ID, "caller", caller, "callee", callee)
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("call-pushes quota: %w", err)
+			return fmt.Errorf("rings quota: %w", err)
 		}
 	}
 	_, err := s.FanOut(ctx, ev.ID, callee, n)

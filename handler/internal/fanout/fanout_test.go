@@ -85,7 +85,7 @@ func newService(t *testing.T, n int) (*Service, *devicesOf, *provider) {
 	return newLimitedService(t, n, 1000)
 }
 
-func newLimitedService(t *testing.T, n, callPushes int) (*Service, *devicesOf, *provider) {
+func newLimitedService(t *testing.T, n, rings int) (*Service, *devicesOf, *provider) {
 	t.Helper()
 	st, err := store.New(store.Config{ConnectionString: azurite.Shared(t).ConnectionString(), Prefix: fmt.Sprintf("fan%d", seq.Add(1))})
 	if err != nil {
@@ -100,7 +100,7 @@ func newLimitedService(t *testing.T, n, callPushes int) (*Service, *devicesOf, *
 	for _, q := range quota.Names {
 		l[q] = 1000
 	}
-	l[quota.CallPushes] = callPushes
+	l[quota.Rings] = rings
 	lim, err := quota.New(st, quota.Config{User: l, Service: l})
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +117,10 @@ func incomingCallEvent(id, caller, callee string) events.Event {
 	return events.Event{ID: id, Type: "Microsoft.Communication.IncomingCall", Data: data}
 }
 
-// Each ring spends one of the caller's call-pushes for that callee; over
+// Each ring spends one of the caller's rings for that callee; over
 // it the devices are not woken and the event is acknowledged. Other pairs
 // are unaffected.
-func TestIncomingCallPushesSpendPerCallerAndCallee(t *testing.T) {
+func TestIncomingRingsSpendPerCallerAndCallee(t *testing.T) {
 	s, _, p := newLimitedService(t, 1, 2)
 	ctx := context.Background()
 	ring := func(id, caller, callee string) {

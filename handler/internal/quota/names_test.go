@@ -13,7 +13,7 @@ func TestQuotaWindowsAndProperties(t *testing.T) {
 	want := map[Name]time.Duration{
 		Tokens: time.Minute, Calls: time.Hour, Invites: time.Hour, Dials: 24 * time.Hour, DeviceRegistrations: 24 * time.Hour,
 		Relay: time.Hour, SMS: 24 * time.Hour, GuestCodeExchanges: time.Hour, GuestExchangeSources: time.Minute,
-		Spaces: time.Hour, SpaceInvites: time.Hour, CallAutomation: time.Hour, Revocations: time.Hour, ChatPushes: time.Hour, GuestReplies: time.Hour, CallPushes: time.Hour, TeamsMeetings: 24 * time.Hour,
+		Spaces: time.Hour, SpaceInvites: time.Hour, CallAutomation: time.Hour, Revocations: time.Hour, ChatPushes: time.Hour, GuestReplies: time.Hour, Rings: time.Hour, TeamsMeetings: 24 * time.Hour,
 	}
 	seen := map[string]Name{}
 	for _, n := range Names {
@@ -39,7 +39,7 @@ func TestOpenAPIListsEveryRouteQuota(t *testing.T) {
 	doc := string(docs.OpenAPI)
 	for _, n := range Names {
 		listed := strings.Contains(doc, "\n          - "+string(n)+"\n")
-		if event := n == ChatPushes || n == GuestReplies || n == CallPushes; listed == event {
+		if event := n == ChatPushes || n == GuestReplies || n == Rings; listed == event {
 			t.Errorf("quota %s: listed in docs/openapi.yaml = %v, want %v", n, listed, !event)
 		}
 	}

@@ -64,21 +64,22 @@ const (
 	// TeamsMeetings counts Teams meetings created through Graph, which
 	// allows 2000 per organizer (one for the whole app) per month.
 	TeamsMeetings Name = "teams-meetings"
-	// CallPushes counts incoming-call pushes, per caller and callee: clients
-	// may call any ACS user directly with a voip token.
-	CallPushes Name = "call-pushes"
+	// Rings counts incoming calls pushed to a user's devices or answered
+	// by a bot, per caller and callee: clients may call any ACS user
+	// directly with a voip token, and anyone may call a bot's number.
+	Rings Name = "rings"
 )
 
 // Names lists every quota.
 var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay, SMS, GuestCodeExchanges, GuestExchangeSources,
-	Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, CallPushes, TeamsMeetings}
+	Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, Rings, TeamsMeetings}
 
 // Window is the length of the quota's window: its limit is "per" this.
 func (n Name) Window() time.Duration {
 	switch n {
 	case Tokens, GuestExchangeSources:
 		return time.Minute
-	case Calls, Invites, Relay, GuestCodeExchanges, Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, CallPushes:
+	case Calls, Invites, Relay, GuestCodeExchanges, Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, Rings:
 		return time.Hour
 	default:
 		return 24 * time.Hour
@@ -117,8 +118,8 @@ func (n Name) property() string {
 		return "ChatPushes"
 	case GuestReplies:
 		return "GuestReplies"
-	case CallPushes:
-		return "CallPushes"
+	case Rings:
+		return "Rings"
 	case TeamsMeetings:
 		return "TeamsMeetings"
 	default:
