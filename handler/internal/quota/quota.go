@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"golang.org/x/sync/singleflight"
 
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/httpapi"
@@ -205,6 +206,9 @@ type Limiter struct {
 
 	mu       sync.Mutex
 	subjects map[string]*subject
+
+	once     singleflight.Group // TakeOnce decisions in progress here, by op
+	onceWait time.Duration
 }
 
 // subject is one subject's queue and row hint on this instance.
@@ -234,7 +238,7 @@ func New(st *store.Store, cfg Config) (*Limiter, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{table: st.Table(Table), cfg: cfg, now: now, subjects: map[string]*subject{}}, nil
+	return &Limiter{table: st.Table(Table), cfg: cfg, now: now, subjects: map[string]*subject{}, onceWait: onceWait}, nil
 }
 
 // Take spends costs for s, all or nothing. It answers nil, a 429
@@ -363,7 +367,7 @@ func (l *Limiter) settle(key string, sub *subject, batch []*request) []error {
 	// Other instances kept winning: refuse, naming the request's quota.
 	out := make([]error, len(batch))
 	for i, r := range batch {
-		p := httpapi.NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many requests at once for this user; retry shortly")
+		p := httpapi.NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many requests at once for this user; retry shortly").WithCause(errContended)
 		p.Quota, p.RetryAfter = string(r.costs[0].Quota), 1
 		out[i] = p
 	}
