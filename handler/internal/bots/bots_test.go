@@ -67,11 +67,7 @@ func newLimitedFixture(t *testing.T, rings int) *fixture {
 	}
 	f := &fixture{ids: identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}}),
 		emu: emu, acs: client, base: "http://" + ln.Addr().String(), calls: make(chan struct{}, 1000)}
-	l := quota.Limits{}
-	for _, n := range quota.Names {
-		l[n] = 1000
-	}
-	l[quota.Rings] = rings
+	l := quota.Every(1000, quota.Limits{quota.Rings: rings})
 	lim, err := quota.New(st, quota.Config{User: l, Service: l})
 	if err != nil {
 		t.Fatal(err)

@@ -193,11 +193,7 @@ func TestMessageReceived(t *testing.T) {
 
 func newLimiter(t *testing.T, st *store.Store, chatPushes int) *quota.Limiter {
 	t.Helper()
-	l := quota.Limits{}
-	for _, n := range quota.Names {
-		l[n] = 1000
-	}
-	l[quota.ChatPushes] = chatPushes
+	l := quota.Every(1000, quota.Limits{quota.ChatPushes: chatPushes})
 	lim, err := quota.New(st, quota.Config{User: l, Service: l})
 	if err != nil {
 		t.Fatal(err)

@@ -96,11 +96,7 @@ func newLimitedService(t *testing.T, n, rings int) (*Service, *devicesOf, *provi
 		devs.list = append(devs.list, push.Device{ID: fmt.Sprintf("d%02d", i), Provider: push.Webhook})
 	}
 	p := &provider{sent: map[string]int{}, answer: map[string]error{}}
-	l := quota.Limits{}
-	for _, q := range quota.Names {
-		l[q] = 1000
-	}
-	l[quota.Rings] = rings
+	l := quota.Every(1000, quota.Limits{quota.Rings: rings})
 	lim, err := quota.New(st, quota.Config{User: l, Service: l})
 	if err != nil {
 		t.Fatal(err)

@@ -95,12 +95,7 @@ func setup(t *testing.T, mutate func(*Config, *quota.Limits)) *fixture {
 	ids := identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}})
 	p := &pushes{}
 	cls := calls.NewService(st, ids, spaces.NewService(st, ids), p, nil, client, calls.Options{})
-	limits := quota.Limits{}
-	for _, n := range quota.Names {
-		limits[n] = 1000
-	}
-	limits[quota.GuestExchangeSources] = SourceExchangesPerMinute
-	limits[quota.GuestCodeExchanges] = CodeExchangesPerHour
+	limits := quota.Every(1000, quota.Limits{quota.GuestExchangeSources: SourceExchangesPerMinute, quota.GuestCodeExchanges: CodeExchangesPerHour})
 	cfg := Config{From: from, Template: "{inviter} invited you to a call: {link}", JoinURL: joinURL, Allowed: []string{"+1425555"}, Blocked: []string{"+14255559"}, MaxGuests: 10}
 	if mutate != nil {
 		mutate(&cfg, &limits)

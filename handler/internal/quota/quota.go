@@ -142,6 +142,19 @@ func (n Name) per() string {
 // Limits is how many of each quota fit in its window.
 type Limits map[Name]int
 
+// Every is Limits with each quota at n, then the given ones (for tests and
+// tools that care about one quota).
+func Every(n int, except Limits) Limits {
+	l := Limits{}
+	for _, q := range Names {
+		l[q] = n
+	}
+	for q, m := range except {
+		l[q] = m
+	}
+	return l
+}
+
 // Config configures a Limiter.
 type Config struct {
 	// User limits apply to end users; Service limits to a service caller

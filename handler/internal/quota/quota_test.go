@@ -36,13 +36,7 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func limits(n int) Limits {
-	l := Limits{}
-	for _, q := range Names {
-		l[q] = n
-	}
-	return l
-}
+func limits(n int) Limits { return Every(n, nil) }
 
 // instance is one handler process's Limiter on the shared table prefix,
 // with a counter of the Table Storage requests it sends.
