@@ -17,7 +17,7 @@ import (
 
 // onceTTL is how long a TakeOnce decision is kept: longer than Event Grid
 // redelivers an event (24 hours).
-const onceTTL = 48 * time.Hour
+const onceTTL = 25 * time.Hour
 
 // A delivery that finds another deciding waits up to onceWait (a Limiter
 // field, so tests need not wait) for its decision, re-reading every
