@@ -72,6 +72,11 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("setting STORAGE_CONNECTION_STRING/STORAGE_TABLE_ENDPOINT: %w", err)
 	}
 
+	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg, cfg.QuotaUser), Service: quotaLimits(cfg, cfg.QuotaService)})
+	if err != nil {
+		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
+	}
+
 	var acsClient *acs.Client
 	acsOpts := &acs.ClientOptions{CallAutomationAPIVersion: cfg.ACSCallAutomationAPIVersion}
 	if cfg.ACSConnectionString != "" {
@@ -118,7 +123,8 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		return u.ACSUserID, err
 	}, senders, devices.Options{TTL: cfg.DeviceTTL, Max: cfg.MaxDevices})
 	ids.OnErase(devs.EraseUser)
-	fan := fanout.NewService(st, devs, senders)
+	// Incoming-call pushes spend the caller's QUOTA_RINGS_PER_HOUR.
+	fan := fanout.NewService(st, devs, senders, limits)
 	spc := spaces.NewService(st, ids)
 	ids.AddRelation(spc.ShareSpace)
 	ids.OnErase(spc.EraseUser)
@@ -149,7 +155,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 			LobbyBypass: cfg.Teams.LobbyBypass, AppID: cfg.Teams.ClientID})
 	}
 	ids.OnErase(cls.EraseUser)
-	cht, err := newChat(cfg, st, acsClient, fan, spc, cls)
+	cht, err := newChat(cfg, st, acsClient, fan, spc, cls, limits)
 	if err != nil {
 		return nil, err
 	}
@@ -157,10 +163,6 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		ids.OnErase(cht.EraseUser)
 	}
 
-	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg.QuotaUser), Service: quotaLimits(cfg.QuotaService)})
-	if err != nil {
-		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
-	}
 	// Relay credentials spend the relay-credentials quota (QUOTA_RELAY_PER_HOUR).
 	rel, err := relay.NewService(relay.Config{
 		URLs:    cfg.TURNURLs,
@@ -179,7 +181,8 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		Allowed: cfg.SMS.Allowed, Blocked: cfg.SMS.Blocked, MaxGuests: cfg.SMS.MaxGuests},
 		cls, ids, acsClient, acsClient.SMS(""), fan, limits)
 	cls.UseGuests(gst)
-	bts := bots.NewService(st, ids, acsClient, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
+	// Calls bots answer spend the caller's QUOTA_RINGS_PER_HOUR too.
+	bts := bots.NewService(st, ids, acsClient, limits, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
 		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks, Calls: cls,
 		Spaces: spc, CallAutomationAPIVersion: acsClient.CallAutomationAPIVersion(), CallLogRetention: cfg.BotCallLogRetention,
 		Forget: ids.Erase})
@@ -210,14 +213,14 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	}).DetailsFor(authn.IsService))
 	identity.Routes(rt, authn, ids, limits)
 	devices.Routes(rt, authn, devs, limits)
-	spaces.Routes(rt, authn, spc)
+	spaces.Routes(rt, authn, spc, limits)
 	calls.Routes(rt, authn, cls, limits)
 	calls.CallbackRoute(rt, cls)
 	guests.Routes(rt, authn, gst)
 	bots.Routes(rt, authn, bts)
 	bots.CallbackRoute(rt, bts)
-	bots.JoinRoute(rt, authn, bts)
-	calls.RecordingRoutes(rt, authn, cls)
+	bots.JoinRoute(rt, authn, bts, limits)
+	calls.RecordingRoutes(rt, authn, cls, limits)
 	relay.Routes(rt, authn, rel)
 	calls.TeamsRoutes(rt, authn, cls)
 	if err := openapi.Route(rt); err != nil {
@@ -272,7 +275,7 @@ func newSenders(cfg *config.Config) (*push.Senders, error) {
 }
 
 // quotaLimits maps the settings of one kind of caller onto the quotas.
-func quotaLimits(q config.Quotas) quota.Limits {
+func quotaLimits(cfg *config.Config, q config.Quotas) quota.Limits {
 	return quota.Limits{
 		quota.Tokens:              q.TokensPerMinute,
 		quota.Calls:               q.CallsPerHour,
@@ -281,6 +284,15 @@ func quotaLimits(q config.Quotas) quota.Limits {
 		quota.DeviceRegistrations: q.DeviceRegistrationsPerDay,
 		quota.Relay:               q.RelayPerHour,
 		quota.SMS:                 q.SMSPerDay,
+		quota.Spaces:              q.SpacesPerHour,
+		quota.SpaceInvites:        q.SpaceInvitesPerHour,
+		quota.CallAutomation:      q.CallAutomationPerHour,
+		quota.Revocations:         q.RevocationsPerHour,
+		quota.TeamsMeetings:       q.TeamsMeetingsPerDay,
+		// Events have no service caller: one limit, whoever's bucket.
+		quota.ChatPushes:   cfg.QuotaChatPushesPerHour,
+		quota.GuestReplies: cfg.QuotaGuestRepliesPerHour,
+		quota.Rings:        cfg.QuotaRingsPerHour,
 		// The join code is the guest's credential: fixed limits, per code and per source.
 		quota.GuestCodeExchanges:   guests.CodeExchangesPerHour,
 		quota.GuestExchangeSources: guests.SourceExchangesPerMinute,
@@ -290,7 +302,7 @@ func quotaLimits(q config.Quotas) quota.Limits {
 // newChat builds chat threads for spaces and calls when clients may hold
 // chat tokens (TOKEN_SCOPES has chat); nil otherwise. Chat takes ACS user
 // tokens only: Switchboard acts there as an ACS identity of its own.
-func newChat(cfg *config.Config, st *store.Store, acsClient *acs.Client, fan *fanout.Service, spc *spaces.Service, cls *calls.Service) (*chat.Service, error) {
+func newChat(cfg *config.Config, st *store.Store, acsClient *acs.Client, fan *fanout.Service, spc *spaces.Service, cls *calls.Service, limits *quota.Limiter) (*chat.Service, error) {
 	if !slices.Contains(cfg.TokenScopes, acs.ScopeChat) {
 		return nil, nil
 	}
@@ -299,7 +311,8 @@ func newChat(cfg *config.Config, st *store.Store, acsClient *acs.Client, fan *fa
 	if err != nil {
 		return nil, fmt.Errorf("setting ACS_CONNECTION_STRING/ACS_ENDPOINT: chat: %w", err)
 	}
-	cht := chat.NewService(st, self, client, fan, chat.Options{PushPreview: cfg.ChatPushPreview})
+	// Message pushes spend the sender's QUOTA_CHAT_PUSHES_PER_HOUR.
+	cht := chat.NewService(st, self, client, fan, limits, chat.Options{PushPreview: cfg.ChatPushPreview})
 	spc.SetChat(cht)
 	cls.SetChat(cht)
 	cht.AddSource(spaces.ChatKind, spc.ThreadSource)

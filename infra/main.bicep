@@ -90,6 +90,26 @@ param quotaServiceInvitesPerHour int = 1000
 param quotaServiceDialsPerDay int = 200
 param quotaServiceDeviceRegistrationsPerDay int = 500
 
+@description('Per-user quotas per hour: spaces created, space invitations sent, Call Automation work started (recordings, bots joined), token revocations.')
+param quotaSpacesPerHour int = 20
+param quotaSpaceInvitesPerHour int = 200
+param quotaCallAutomationPerHour int = 30
+param quotaRevocationsPerHour int = 20
+@description('Teams meetings one user may create per day (Graph allows 2000 per organizer per month, for the whole app).')
+param quotaTeamsMeetingsPerDay int = 20
+
+@description('The same quotas for a service caller acting for a user (X-On-Behalf-Of).')
+param quotaServiceSpacesPerHour int = 200
+param quotaServiceSpaceInvitesPerHour int = 2000
+param quotaServiceCallAutomationPerHour int = 300
+param quotaServiceRevocationsPerHour int = 200
+param quotaServiceTeamsMeetingsPerDay int = 200
+
+@description('Pushes events cause, per hour: chat messages whose pushes one sender may cause, texts from one SMS guest of one call pushed to its creator, and incoming calls from one caller to one callee (pushed to a user or answered by a bot).')
+param quotaChatPushesPerHour int = 600
+param quotaGuestRepliesPerHour int = 30
+param quotaRingsPerHour int = 100
+
 @description('OpenID configuration for ACS callback JWTs (empty: ACS\'s own).')
 param acsCallbackOidcConfig string = ''
 
@@ -279,6 +299,19 @@ module functionApp 'modules/functionapp.bicep' = {
       QUOTA_SERVICE_INVITES_PER_HOUR: string(quotaServiceInvitesPerHour)
       QUOTA_SERVICE_DIALS_PER_DAY: string(quotaServiceDialsPerDay)
       QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY: string(quotaServiceDeviceRegistrationsPerDay)
+      QUOTA_SPACES_PER_HOUR: string(quotaSpacesPerHour)
+      QUOTA_SPACE_INVITES_PER_HOUR: string(quotaSpaceInvitesPerHour)
+      QUOTA_CALL_AUTOMATION_PER_HOUR: string(quotaCallAutomationPerHour)
+      QUOTA_REVOCATIONS_PER_HOUR: string(quotaRevocationsPerHour)
+      QUOTA_TEAMS_MEETINGS_PER_DAY: string(quotaTeamsMeetingsPerDay)
+      QUOTA_SERVICE_SPACES_PER_HOUR: string(quotaServiceSpacesPerHour)
+      QUOTA_SERVICE_SPACE_INVITES_PER_HOUR: string(quotaServiceSpaceInvitesPerHour)
+      QUOTA_SERVICE_CALL_AUTOMATION_PER_HOUR: string(quotaServiceCallAutomationPerHour)
+      QUOTA_SERVICE_REVOCATIONS_PER_HOUR: string(quotaServiceRevocationsPerHour)
+      QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY: string(quotaServiceTeamsMeetingsPerDay)
+      QUOTA_CHAT_PUSHES_PER_HOUR: string(quotaChatPushesPerHour)
+      QUOTA_GUEST_REPLIES_PER_HOUR: string(quotaGuestRepliesPerHour)
+      QUOTA_RINGS_PER_HOUR: string(quotaRingsPerHour)
       AUTH_ISSUER: authIssuer
       AUTH_AUDIENCE: authAudience
       AUTH_USER_CLAIM: authUserClaim

@@ -19,6 +19,7 @@ import (
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -183,6 +184,19 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 	if s.opts.PublicBaseURL == "" || s.opts.Callbacks == nil {
 		log.Error("a bot cannot answer: PUBLIC_BASE_URL and ACS_RESOURCE_ID are needed", "botId", botID)
 		return nil
+	}
+	// Anyone who can reach the bot's identity or number can call it, and an
+	// answered call is billed: each spends one of quota.Rings for that
+	// caller and bot (a redelivery after a failed answer counts again).
+	if caller := in.From.Raw(); caller != "" {
+		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + in.To.Raw()}, quota.Cost{Quota: quota.Rings, N: 1})
+		if quota.IsRateLimited(err) {
+			log.Warn("IncomingCall for a bot not answered: the caller is over the rings quota", "botId", botID, "caller", caller)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("rings quota: %w", err)
+		}
 	}
 	claim := claimRow{BotID: botID, CallID: uuid.NewString(), ClaimedAt: s.now().UTC()}
 	ck := claimKey(in)

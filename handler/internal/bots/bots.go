@@ -24,6 +24,7 @@ import (
 	"switchboard/handler/internal/egress"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -108,17 +109,23 @@ type Service struct {
 	bots, index, calls, claims *store.Table
 	users                      Users
 	acs                        ACS
+	limits                     Limiter
 	opts                       Options
 	now                        func() time.Time
 }
 
-// NewService wires the service.
-func NewService(st *store.Store, users Users, client ACS, opts Options) *Service {
+// Limiter spends quotas (quota.Limiter).
+type Limiter interface {
+	Take(ctx context.Context, s quota.Subject, costs ...quota.Cost) error
+}
+
+// NewService wires the service; calls bots answer spend limits.
+func NewService(st *store.Store, users Users, client ACS, limits Limiter, opts Options) *Service {
 	if opts.Guard == nil {
 		opts.Guard = egress.New(nil)
 	}
 	return &Service{bots: st.Table(BotsTable), index: st.Table(IndexTable), calls: st.Table(CallsTable), claims: st.Table(ClaimsTable),
-		users: users, acs: client, opts: opts, now: time.Now}
+		users: users, acs: client, limits: limits, opts: opts, now: time.Now}
 }
 
 // PlaySource is a prompt: {"text","voice"?} spoken by text-to-speech, or

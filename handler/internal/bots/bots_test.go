@@ -21,6 +21,7 @@ import (
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -65,6 +66,11 @@ func (s *fakeSpaces) set(id, groupCallID string) {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newLimitedFixture(t, 1000)
+}
+
+func newLimitedFixture(t *testing.T, rings int) *fixture {
+	t.Helper()
 	emu, err := acsemu.Start(acsemu.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +90,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f := &fixture{ids: identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}}),
 		emu: emu, acs: client, base: "http://" + ln.Addr().String(), calls: make(chan struct{}, 1000), spaces: &fakeSpaces{calls: map[string]string{}}}
-	f.svc = NewService(st, f.ids, client, Options{
+	l := quota.Every(1000, quota.Limits{quota.Rings: rings})
+	lim, err := quota.New(st, quota.Config{User: l, Service: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = NewService(st, f.ids, client, lim, Options{
 		PublicBaseURL: f.base, PSTNCallerID: "+14255550100",
 		PSTN:      calls.PSTNPolicy{Allowed: []string{"+1425555"}},
 		Callbacks: calls.NewCallbackAuth(emu.OIDCConfigURL(), emu.ResourceID()),
@@ -351,6 +362,41 @@ func TestIncomingCallRouting(t *testing.T) {
 	// Another bot may not take the number.
 	if _, _, err := f.svc.Put(t.Context(), "other", cfg); !isProblem(err, http.StatusConflict, "phone-number-taken") {
 		t.Errorf("second bot on the number: %v", err)
+	}
+}
+
+// Anyone who reaches a bot can call it, and answering is billed: one
+// caller's calls to one bot are bounded (quota.Rings); over it the call is
+// not answered and the event acknowledged. Another caller is unaffected.
+func TestBotAnswersAreQuotaPerCaller(t *testing.T) {
+	f := newLimitedFixture(t, 2)
+	bob, carol := f.user(t, "bob"), f.user(t, "carol")
+	b, _, err := f.svc.Put(t.Context(), "reception", reception("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := func(from, id string) {
+		t.Helper()
+		in, err := f.emu.NewIncomingCall(from, b.ACSUserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.deliver(t.Context(), acsemu.IncomingCallEvent(in, "", id)); err != nil {
+			t.Fatalf("call %s: %v", id, err)
+		}
+	}
+	for i := range 3 {
+		ring(bob, fmt.Sprintf("bob-%d", i))
+	}
+	if n := f.emu.Requests("AnswerCall"); n != 2 {
+		t.Fatalf("%d of bob's three calls answered at a quota of 2", n)
+	}
+	ring(carol, "carol")
+	if n := f.emu.Requests("AnswerCall"); n != 3 {
+		t.Fatalf("carol's call was not answered (%d answers)", n)
+	}
+	if f.other.Load() != 0 {
+		t.Error("a refused call to a bot went to the fan-out")
 	}
 }
 

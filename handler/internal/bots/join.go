@@ -10,6 +10,7 @@ import (
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -93,14 +94,18 @@ func (s *Service) Join(ctx context.Context, actor, callID string, req JoinReques
 	return row.view(id), nil
 }
 
-// JoinRoute registers POST /api/calls/{id}/bots: the call's creator adds a bot.
-func JoinRoute(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
+// JoinRoute registers POST /api/calls/{id}/bots: the call's creator adds a
+// bot, which spends one of quota.CallAutomation (a billed connection).
+func JoinRoute(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
 	rt.Handle("POST /api/calls/{id}/bots", authn.UserHandler(requestTimeout, func(w http.ResponseWriter, r *http.Request, userID string) error {
 		if err := s.configured(); err != nil {
 			return err
 		}
 		var req JoinRequest
 		if err := httpapi.DecodeJSON(r, &req, false); err != nil {
+			return err
+		}
+		if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.CallAutomation, N: 1}); err != nil {
 			return err
 		}
 		c, err := s.Join(r.Context(), userID, r.PathValue("id"), req)

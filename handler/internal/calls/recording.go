@@ -12,6 +12,7 @@ import (
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -299,9 +300,14 @@ func (s *Service) recordingOf(ctx context.Context, id string, creator bool) *Rec
 	return out
 }
 
-// RecordingRoutes registers POST and DELETE /api/calls/{id}/recording (creator only).
-func RecordingRoutes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
+// RecordingRoutes registers POST and DELETE /api/calls/{id}/recording
+// (creator only). Starting a recording (billed Call Automation work) spends
+// one of quota.CallAutomation; stopping one is free.
+func RecordingRoutes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
 	rt.Handle("POST /api/calls/{id}/recording", authn.UserHandler(requestTimeout, func(w http.ResponseWriter, r *http.Request, userID string) error {
+		if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.CallAutomation, N: 1}); err != nil {
+			return err
+		}
 		rec, err := s.StartRecording(r.Context(), userID, r.PathValue("id"))
 		if err != nil {
 			return err

@@ -83,12 +83,15 @@ func isService(r *http.Request) bool {
 }
 
 // createCosts is what creating a call spends: one call, one invitation per
-// invitee, and for a dial call one dial per phone number (at least one: the
-// Call Automation call itself).
+// invitee, for a dial call one dial per phone number (at least one: the
+// Call Automation call itself), and for a Teams call one Teams meeting.
 func createCosts(creator string, req CreateRequest) []quota.Cost {
 	costs := []quota.Cost{{Quota: quota.Calls, N: 1}, {Quota: quota.Invites, N: countInvitees(creator, req.Invitees)}}
-	if req.Kind == KindDial {
+	switch req.Kind {
+	case KindDial:
 		costs = append(costs, quota.Cost{Quota: quota.Dials, N: max(1, len(req.PhoneNumbers))})
+	case KindTeams:
+		costs = append(costs, quota.Cost{Quota: quota.TeamsMeetings, N: 1})
 	}
 	return costs
 }

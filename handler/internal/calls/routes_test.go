@@ -15,6 +15,7 @@ func TestCreateCosts(t *testing.T) {
 		{"group call", CreateRequest{Kind: KindGroup, Invitees: []string{"bob", "carol"}}, map[quota.Name]int{quota.Calls: 1, quota.Invites: 2}},
 		{"duplicates and the creator do not count", CreateRequest{Kind: KindRoom, Invitees: []string{"bob", "bob", "alice"}}, map[quota.Name]int{quota.Calls: 1, quota.Invites: 1}},
 		{"dial: one per phone number", CreateRequest{Kind: KindDial, Invitees: []string{"bob"}, PhoneNumbers: []string{"+14255550100", "+14255550101"}}, map[quota.Name]int{quota.Calls: 1, quota.Invites: 1, quota.Dials: 2}},
+		{"teams: one meeting", CreateRequest{Kind: KindTeams, Invitees: []string{"bob"}}, map[quota.Name]int{quota.Calls: 1, quota.Invites: 1, quota.TeamsMeetings: 1}},
 		{"dial to app users only: one dial", CreateRequest{Kind: KindDial, Invitees: []string{"bob"}}, map[quota.Name]int{quota.Calls: 1, quota.Invites: 1, quota.Dials: 1}},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -24,6 +25,7 @@ import (
 	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -54,6 +56,11 @@ type Chat interface {
 	AddChatParticipants(ctx context.Context, threadID string, participants []acs.ChatParticipant) ([]acs.InvalidParticipant, error)
 	RemoveChatParticipant(ctx context.Context, threadID, id string) error
 	ListChatParticipants(ctx context.Context, threadID string) ([]acs.ChatParticipant, error)
+}
+
+// Limiter spends a quota once per operation (quota.Limiter).
+type Limiter interface {
+	TakeOnce(ctx context.Context, op string, s quota.Subject, costs ...quota.Cost) (bool, error)
 }
 
 // Pusher fans a notification out to a user's devices once per key.
@@ -95,15 +102,19 @@ type Service struct {
 	identity         *Identity
 	chat             Chat
 	pusher           Pusher
+	limits           Limiter
 	opts             Options
 	sources          map[string]Source
 	now              func() time.Time
+	// skipped counts messages whose pushes were skipped, the sender being
+	// over quota.ChatPushes (since start, on this instance).
+	skipped atomic.Int64
 }
 
-// NewService wires the service.
-func NewService(st *store.Store, identity *Identity, chat Chat, pusher Pusher, opts Options) *Service {
+// NewService wires the service; message pushes spend limits.
+func NewService(st *store.Store, identity *Identity, chat Chat, pusher Pusher, limits Limiter, opts Options) *Service {
 	return &Service{threads: st.Table(ThreadsTable), members: st.Table(MembersTable), identity: identity, chat: chat,
-		pusher: pusher, opts: opts, sources: map[string]Source{}, now: time.Now}
+		pusher: pusher, limits: limits, opts: opts, sources: map[string]Source{}, now: time.Now}
 }
 
 // AddSource registers who belongs in the threads keyed "<kind>:<id>".

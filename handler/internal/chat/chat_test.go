@@ -15,6 +15,7 @@ import (
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -119,15 +120,20 @@ func (p *recordingPusher) FanOut(_ context.Context, key, acsID string, n push.No
 
 func chatEvent(t *testing.T, sender, recipient, body string) events.Event {
 	t.Helper()
+	return messageEvent(t, sender, recipient, body, "1700000000000")
+}
+
+func messageEvent(t *testing.T, sender, recipient, body, messageID string) events.Event {
+	t.Helper()
 	id := func(raw string) map[string]any {
 		return map[string]any{"rawId": raw, "communicationUser": map[string]string{"id": raw}}
 	}
 	data, _ := json.Marshal(map[string]any{
-		"messageBody": body, "messageId": "1700000000000", "senderCommunicationIdentifier": id(sender),
+		"messageBody": body, "messageId": messageID, "senderCommunicationIdentifier": id(sender),
 		"recipientCommunicationIdentifier": id(recipient), "senderDisplayName": "Alice", "threadId": "19:t@thread.v2",
 		"type": "Text", "version": 1700000000000, "composeTime": "2026-12-01T10:00:00Z",
 	})
-	return events.Event{ID: "ev-1", Type: "Microsoft.Communication.ChatMessageReceived", Data: data}
+	return events.Event{ID: "ev-" + messageID + "-" + recipient, Type: "Microsoft.Communication.ChatMessageReceived", Data: data}
 }
 
 func TestMessageReceived(t *testing.T) {
@@ -157,7 +163,7 @@ func TestMessageReceived(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := &recordingPusher{}
-			s := NewService(st, self, nil, p, Options{PushPreview: c.preview})
+			s := NewService(st, self, nil, p, newLimiter(t, st, 1000), Options{PushPreview: c.preview})
 			if err := s.MessageReceived(context.Background(), c.ev); err != nil {
 				t.Fatal(err)
 			}
@@ -182,6 +188,59 @@ func TestMessageReceived(t *testing.T) {
 				t.Fatalf("alert %+v", n.Alert)
 			}
 		})
+	}
+}
+
+func newLimiter(t *testing.T, st *store.Store, chatPushes int) *quota.Limiter {
+	t.Helper()
+	l := quota.Every(1000, quota.Limits{quota.ChatPushes: chatPushes})
+	lim, err := quota.New(st, quota.Config{User: l, Service: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lim
+}
+
+// A sender's messages spend quota.ChatPushes once each, however many
+// recipients and deliveries; over it a message pushes nobody, the event is
+// acknowledged, and the skip is counted once.
+func TestMessagePushesSpendTheSendersQuota(t *testing.T) {
+	st := newStore(t)
+	_, client := newACS(t)
+	self := NewIdentity(st, client)
+	p := &recordingPusher{}
+	lim := newLimiter(t, st, 2)
+	// Two instances handle the deliveries.
+	a := NewService(st, self, nil, p, lim, Options{})
+	b := NewService(st, self, nil, p, newLimiter(t, st, 2), Options{})
+	deliver := func(s *Service, sender, recipient, messageID string) {
+		t.Helper()
+		if err := s.MessageReceived(context.Background(), messageEvent(t, sender, recipient, "hi", messageID)); err != nil {
+			t.Fatalf("message %s for %s: %v", messageID, recipient, err)
+		}
+	}
+	for _, m := range []string{"1", "2", "3"} {
+		for _, r := range []string{"8:acs:bob", "8:acs:carol"} {
+			deliver(a, "8:acs:alice", r, m)
+			deliver(b, "8:acs:alice", r, m) // a redelivery on the other instance
+		}
+	}
+	pushed := map[string]int{}
+	for _, n := range p.sent {
+		pushed[n.Data["messageId"]]++
+	}
+	// The recording pusher counts both deliveries (the real fan-out claims
+	// would push each device once): what matters is which messages pushed.
+	if pushed["1"] != 4 || pushed["2"] != 4 || pushed["3"] != 0 {
+		t.Fatalf("pushes per message %v; want messages 1 and 2 pushed to both recipients, 3 to nobody", pushed)
+	}
+	if n := a.SkippedPushes() + b.SkippedPushes(); n != 1 {
+		t.Fatalf("%d skips counted, want the one message, once", n)
+	}
+	// Another sender is unaffected.
+	deliver(b, "8:acs:dave", "8:acs:bob", "4")
+	if last := p.sent[len(p.sent)-1]; last.Data["messageId"] != "4" {
+		t.Fatalf("another sender's message did not push: %+v", last)
 	}
 }
 

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azsystemevents"
 
@@ -9,6 +10,7 @@ import (
 	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 )
 
 // PreviewChars is how much of a message its push shows.
@@ -20,6 +22,12 @@ const PreviewChars = 100
 // (the fan-out's claims are keyed by message and recipient). iOS devices
 // get an alert push, never a VoIP one. Messages the service identity sends
 // push nothing; an unknown recipient has no devices and gets nothing.
+//
+// Each message spends one of the sender's quota.ChatPushes, once however
+// many recipients' events it raises (quota.Limiter.TakeOnce). Over the
+// quota, the message (already in the thread) pushes nobody: logged once,
+// counted, and the event acknowledged, since a redelivery would be refused
+// the same way.
 func (s *Service) MessageReceived(ctx context.Context, ev events.Event) error {
 	log := httpapi.Logger(ctx).With("eventId", ev.ID)
 	var data azsystemevents.ACSChatMessageReceivedEventData
@@ -37,6 +45,18 @@ func (s *Service) MessageReceived(ctx context.Context, ev events.Event) error {
 		return err
 	} else if sender == self || recipient == self {
 		return nil
+	}
+	first, err := s.limits.TakeOnce(ctx, "chat:"+threadID+":"+messageID, quota.Subject{User: "acs:" + sender},
+		quota.Cost{Quota: quota.ChatPushes, N: 1})
+	if quota.IsRateLimited(err) {
+		if first {
+			log.Warn("chat message pushes skipped: the sender is over the chat-pushes quota",
+				"sender", sender, "threadId", threadID, "messageId", messageID, "skippedSinceStart", s.skipped.Add(1))
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("chat-pushes quota: %w", err)
 	}
 	n := push.Notification{
 		Type:     "chatMessage",
@@ -60,9 +80,13 @@ func (s *Service) MessageReceived(ctx context.Context, ev events.Event) error {
 			n.Alert.Body = preview
 		}
 	}
-	_, err := s.pusher.FanOut(ctx, n.EventID, recipient, n)
+	_, err = s.pusher.FanOut(ctx, n.EventID, recipient, n)
 	return err
 }
+
+// SkippedPushes is how many messages pushed nobody on this instance since
+// start because their sender was over quota.ChatPushes.
+func (s *Service) SkippedPushes() int64 { return s.skipped.Load() }
 
 func firstChars(s string, n int) string {
 	i := 0

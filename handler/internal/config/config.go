@@ -86,6 +86,13 @@ type Config struct {
 	// QuotaUser and QuotaService are the per-user limits (QUOTA_*) and those
 	// of a service caller acting for a user (QUOTA_SERVICE_*).
 	QuotaUser, QuotaService Quotas
+	// Pushes that events cause have no service caller, so one limit each:
+	// chat messages a sender's pushes may carry per hour, texts from one SMS
+	// guest of one call pushed to its creator per hour, and incoming calls
+	// (pushed or answered by a bot) per caller and callee per hour.
+	QuotaChatPushesPerHour   int // QUOTA_CHAT_PUSHES_PER_HOUR
+	QuotaGuestRepliesPerHour int // QUOTA_GUEST_REPLIES_PER_HOUR
+	QuotaRingsPerHour        int // QUOTA_RINGS_PER_HOUR
 
 	Teams Teams // TEAMS_* and GRAPH_*: Teams meetings through Microsoft Graph
 
@@ -114,7 +121,21 @@ type Quotas struct {
 	DeviceRegistrationsPerDay int
 	RelayPerHour              int
 	SMSPerDay                 int
+	SpacesPerHour             int
+	SpaceInvitesPerHour       int
+	CallAutomationPerHour     int
+	RevocationsPerHour        int
+	TeamsMeetingsPerDay       int
 }
+
+// DefaultUserQuotas and DefaultServiceQuotas are limits a normal user (or
+// a back end serving one) does not meet.
+var (
+	DefaultUserQuotas = Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50,
+		RelayPerHour: 60, SMSPerDay: 20, SpacesPerHour: 20, SpaceInvitesPerHour: 200, CallAutomationPerHour: 30, RevocationsPerHour: 20, TeamsMeetingsPerDay: 20}
+	DefaultServiceQuotas = Quotas{TokensPerMinute: 200, CallsPerHour: 300, InvitesPerHour: 1000, DialsPerDay: 200, DeviceRegistrationsPerDay: 500,
+		RelayPerHour: 600, SMSPerDay: 200, SpacesPerHour: 200, SpaceInvitesPerHour: 2000, CallAutomationPerHour: 300, RevocationsPerHour: 200, TeamsMeetingsPerDay: 200}
+)
 
 // DefaultPSTNBlockedPrefixes is a starting point, not a complete list of
 // premium-rate ranges: US/Canada 900 and 976, and the satellite and
@@ -149,7 +170,10 @@ var Settings = []string{
 	"ACS_COGNITIVE_SERVICES_ENDPOINT", "ACS_CALL_AUTOMATION_API_VERSION", "BOT_CALL_LOG_RETENTION_DAYS",
 	"PSTN_ALLOWED_PREFIXES", "PSTN_BLOCKED_PREFIXES",
 	"QUOTA_TOKENS_PER_MINUTE", "QUOTA_CALLS_PER_HOUR", "QUOTA_INVITES_PER_HOUR", "QUOTA_DIALS_PER_DAY", "QUOTA_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_RELAY_PER_HOUR", "QUOTA_SMS_PER_DAY",
+	"QUOTA_SPACES_PER_HOUR", "QUOTA_SPACE_INVITES_PER_HOUR", "QUOTA_CALL_AUTOMATION_PER_HOUR", "QUOTA_REVOCATIONS_PER_HOUR", "QUOTA_TEAMS_MEETINGS_PER_DAY",
 	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR", "QUOTA_SERVICE_SMS_PER_DAY",
+	"QUOTA_SERVICE_SPACES_PER_HOUR", "QUOTA_SERVICE_SPACE_INVITES_PER_HOUR", "QUOTA_SERVICE_CALL_AUTOMATION_PER_HOUR", "QUOTA_SERVICE_REVOCATIONS_PER_HOUR", "QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY",
+	"QUOTA_CHAT_PUSHES_PER_HOUR", "QUOTA_GUEST_REPLIES_PER_HOUR", "QUOTA_RINGS_PER_HOUR",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
 	"TEAMS_ORGANIZER_ID", "TEAMS_LOBBY_BYPASS",
@@ -266,8 +290,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.PSTNAllowedPrefixes = r.prefixes("PSTN_ALLOWED_PREFIXES", "")
 	c.PSTNBlockedPrefixes = r.prefixes("PSTN_BLOCKED_PREFIXES", DefaultPSTNBlockedPrefixes)
 
-	c.QuotaUser = r.quotas("QUOTA_", Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50, RelayPerHour: 60, SMSPerDay: 20})
-	c.QuotaService = r.quotas("QUOTA_SERVICE_", Quotas{TokensPerMinute: 200, CallsPerHour: 300, InvitesPerHour: 1000, DialsPerDay: 200, DeviceRegistrationsPerDay: 500, RelayPerHour: 600, SMSPerDay: 200})
+	c.QuotaUser = r.quotas("QUOTA_", DefaultUserQuotas)
+	c.QuotaService = r.quotas("QUOTA_SERVICE_", DefaultServiceQuotas)
+	c.QuotaChatPushesPerHour = r.intRange("QUOTA_CHAT_PUSHES_PER_HOUR", 600, 1, maxQuota)
+	c.QuotaGuestRepliesPerHour = r.intRange("QUOTA_GUEST_REPLIES_PER_HOUR", 30, 1, maxQuota)
+	c.QuotaRingsPerHour = r.intRange("QUOTA_RINGS_PER_HOUR", 100, 1, maxQuota)
 
 	c.EventGridTopicEndpoint = r.upstreamURL("EVENTGRID_TOPIC_ENDPOINT")
 	c.EventGridTopicKey = r.str("EVENTGRID_TOPIC_KEY")
@@ -437,6 +464,11 @@ func (r *reader) quotas(prefix string, def Quotas) Quotas {
 		DeviceRegistrationsPerDay: r.intRange(prefix+"DEVICE_REGISTRATIONS_PER_DAY", def.DeviceRegistrationsPerDay, 1, maxQuota),
 		RelayPerHour:              r.intRange(prefix+"RELAY_PER_HOUR", def.RelayPerHour, 1, maxQuota),
 		SMSPerDay:                 r.intRange(prefix+"SMS_PER_DAY", def.SMSPerDay, 1, maxQuota),
+		SpacesPerHour:             r.intRange(prefix+"SPACES_PER_HOUR", def.SpacesPerHour, 1, maxQuota),
+		SpaceInvitesPerHour:       r.intRange(prefix+"SPACE_INVITES_PER_HOUR", def.SpaceInvitesPerHour, 1, maxQuota),
+		CallAutomationPerHour:     r.intRange(prefix+"CALL_AUTOMATION_PER_HOUR", def.CallAutomationPerHour, 1, maxQuota),
+		RevocationsPerHour:        r.intRange(prefix+"REVOCATIONS_PER_HOUR", def.RevocationsPerHour, 1, maxQuota),
+		TeamsMeetingsPerDay:       r.intRange(prefix+"TEAMS_MEETINGS_PER_DAY", def.TeamsMeetingsPerDay, 1, maxQuota),
 	}
 }
 

@@ -139,15 +139,22 @@ func TestLoadSpendSettings(t *testing.T) {
 		strings.Join(c.PSTNBlockedPrefixes, ",") != DefaultPSTNBlockedPrefixes {
 		t.Errorf("PSTN defaults: %q %v %v", c.AuthPSTNRole, c.PSTNAllowedPrefixes, c.PSTNBlockedPrefixes)
 	}
-	wantUser := Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50, RelayPerHour: 60, SMSPerDay: 20}
+	wantUser := Quotas{TokensPerMinute: 20, CallsPerHour: 30, InvitesPerHour: 100, DialsPerDay: 20, DeviceRegistrationsPerDay: 50, RelayPerHour: 60, SMSPerDay: 20,
+		SpacesPerHour: 20, SpaceInvitesPerHour: 200, CallAutomationPerHour: 30, RevocationsPerHour: 20, TeamsMeetingsPerDay: 20}
 	if c.QuotaUser != wantUser {
 		t.Errorf("user quotas %+v, want %+v", c.QuotaUser, wantUser)
+	}
+	if c.QuotaChatPushesPerHour != 600 || c.QuotaGuestRepliesPerHour != 30 || c.QuotaRingsPerHour != 100 {
+		t.Errorf("event quota defaults: chat %d, guest replies %d, calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour)
 	}
 	s := c.QuotaService
 	for name, pair := range map[string][2]int{
 		"tokens": {s.TokensPerMinute, wantUser.TokensPerMinute}, "calls": {s.CallsPerHour, wantUser.CallsPerHour},
 		"invites": {s.InvitesPerHour, wantUser.InvitesPerHour}, "dials": {s.DialsPerDay, wantUser.DialsPerDay},
 		"devices": {s.DeviceRegistrationsPerDay, wantUser.DeviceRegistrationsPerDay}, "relay": {s.RelayPerHour, wantUser.RelayPerHour},
+		"sms": {s.SMSPerDay, wantUser.SMSPerDay}, "spaces": {s.SpacesPerHour, wantUser.SpacesPerHour},
+		"space invites": {s.SpaceInvitesPerHour, wantUser.SpaceInvitesPerHour}, "call automation": {s.CallAutomationPerHour, wantUser.CallAutomationPerHour},
+		"revocations": {s.RevocationsPerHour, wantUser.RevocationsPerHour}, "teams meetings": {s.TeamsMeetingsPerDay, wantUser.TeamsMeetingsPerDay},
 	} {
 		if pair[0] <= pair[1] {
 			t.Errorf("service %s quota %d is not above the user's %d", name, pair[0], pair[1])
@@ -160,14 +167,25 @@ func TestLoadSpendSettings(t *testing.T) {
 	env["AUTH_PSTN_ROLE"] = "Dialler"
 	env["QUOTA_TOKENS_PER_MINUTE"] = "5"
 	env["QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY"] = "7"
+	env["QUOTA_SPACE_INVITES_PER_HOUR"] = "9"
+	env["QUOTA_SERVICE_REVOCATIONS_PER_HOUR"] = "11"
+	env["QUOTA_CHAT_PUSHES_PER_HOUR"] = "13"
+	env["QUOTA_GUEST_REPLIES_PER_HOUR"] = "3"
+	env["QUOTA_RINGS_PER_HOUR"] = "17"
+	env["QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY"] = "19"
 	if c, err = load(env); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(c.PSTNAllowedPrefixes, ",") != "+44,+1425" || strings.Join(c.PSTNBlockedPrefixes, ",") != "+4490" || c.AuthPSTNRole != "Dialler" {
 		t.Errorf("PSTN settings: %v %v %q", c.PSTNAllowedPrefixes, c.PSTNBlockedPrefixes, c.AuthPSTNRole)
 	}
-	if c.QuotaUser.TokensPerMinute != 5 || c.QuotaService.DeviceRegistrationsPerDay != 7 || c.QuotaUser.CallsPerHour != 30 {
+	if c.QuotaUser.TokensPerMinute != 5 || c.QuotaService.DeviceRegistrationsPerDay != 7 || c.QuotaUser.CallsPerHour != 30 ||
+		c.QuotaUser.SpaceInvitesPerHour != 9 || c.QuotaService.RevocationsPerHour != 11 || c.QuotaService.SpaceInvitesPerHour != 2000 ||
+		c.QuotaService.TeamsMeetingsPerDay != 19 || c.QuotaUser.TeamsMeetingsPerDay != 20 {
 		t.Errorf("quota settings: %+v %+v", c.QuotaUser, c.QuotaService)
+	}
+	if c.QuotaChatPushesPerHour != 13 || c.QuotaGuestRepliesPerHour != 3 || c.QuotaRingsPerHour != 17 {
+		t.Errorf("event quotas: chat %d, guest replies %d, calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour)
 	}
 }
 

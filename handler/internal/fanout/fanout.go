@@ -20,6 +20,7 @@ import (
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -48,17 +49,23 @@ type Sender interface {
 	Send(ctx context.Context, d push.Device, n push.Notification) error
 }
 
+// Limiter spends quotas (quota.Limiter).
+type Limiter interface {
+	Take(ctx context.Context, s quota.Subject, costs ...quota.Cost) error
+}
+
 // Service fans notifications out.
 type Service struct {
 	devices    Devices
 	sender     Sender
+	limits     Limiter
 	deliveries *store.Table
 	now        func() time.Time
 }
 
-// NewService wires the fan-out.
-func NewService(st *store.Store, devices Devices, sender Sender) *Service {
-	return &Service{devices: devices, sender: sender, deliveries: st.Table(DeliveriesTable), now: time.Now}
+// NewService wires the fan-out; incoming-call pushes spend limits.
+func NewService(st *store.Store, devices Devices, sender Sender, limits Limiter) *Service {
+	return &Service{devices: devices, sender: sender, limits: limits, deliveries: st.Table(DeliveriesTable), now: time.Now}
 }
 
 // claim is the exactly-once record of one device for one event.
@@ -69,7 +76,17 @@ type claim struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
-// IncomingCall handles Microsoft.Communication.IncomingCall.
+// IncomingCall handles Microsoft.Communication.IncomingCall. Any client
+// with a voip token may call any ACS user directly, so each ring spends one
+// of quota.Rings for that caller and callee: one caller cannot keep
+// one callee's phone ringing, and since a user sees only their contacts' and
+// co-members' ACS ids, whom they can ring at all is bounded too. (Per pair
+// rather than per caller: the application's own calls, placed for every
+// user, come from one identity.) Over it the callee's devices are not woken
+// (an app that is online still rings), which is logged, and the event is
+// acknowledged. One Take, not TakeOnce: each event is one ring and the ring
+// is the latency-critical path; only a redelivery after a failed delivery
+// counts twice. A call without a caller spends nothing.
 func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 	var data azsystemevents.ACSIncomingCallEventData
 	if err := ev.DecodeData(&data); err != nil {
@@ -91,6 +108,16 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		CalleeID:            callee,
 		CallerDisplayName:   deref(data.CallerDisplayName),
 		CorrelationID:       deref(data.CorrelationID),
+	}
+	if caller := n.CallerID; caller != "" {
+		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + callee}, quota.Cost{Quota: quota.Rings, N: 1})
+		if quota.IsRateLimited(err) {
+			httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the rings quota", "eventId", ev.ID, "caller", caller, "callee", callee)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("rings quota: %w", err)
+		}
 	}
 	_, err := s.FanOut(ctx, ev.ID, callee, n)
 	return err

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"switchboard/dev/azurite"
+	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -79,6 +82,11 @@ var seq atomic.Int32
 
 func newService(t *testing.T, n int) (*Service, *devicesOf, *provider) {
 	t.Helper()
+	return newLimitedService(t, n, 1000)
+}
+
+func newLimitedService(t *testing.T, n, rings int) (*Service, *devicesOf, *provider) {
+	t.Helper()
 	st, err := store.New(store.Config{ConnectionString: azurite.Shared(t).ConnectionString(), Prefix: fmt.Sprintf("fan%d", seq.Add(1))})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +96,46 @@ func newService(t *testing.T, n int) (*Service, *devicesOf, *provider) {
 		devs.list = append(devs.list, push.Device{ID: fmt.Sprintf("d%02d", i), Provider: push.Webhook})
 	}
 	p := &provider{sent: map[string]int{}, answer: map[string]error{}}
-	return NewService(st, devs, p), devs, p
+	l := quota.Every(1000, quota.Limits{quota.Rings: rings})
+	lim, err := quota.New(st, quota.Config{User: l, Service: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewService(st, devs, p, lim), devs, p
+}
+
+func incomingCallEvent(id, caller, callee string) events.Event {
+	data, _ := json.Marshal(map[string]any{
+		"to":                  map[string]any{"rawId": callee, "communicationUser": map[string]string{"id": callee}},
+		"from":                map[string]any{"rawId": caller},
+		"incomingCallContext": "ctx-" + id, "serverCallId": "srv-" + id,
+	})
+	return events.Event{ID: id, Type: "Microsoft.Communication.IncomingCall", Data: data}
+}
+
+// Each ring spends one of the caller's rings for that callee; over
+// it the devices are not woken and the event is acknowledged. Other pairs
+// are unaffected.
+func TestIncomingRingsSpendPerCallerAndCallee(t *testing.T) {
+	s, _, p := newLimitedService(t, 1, 2)
+	ctx := context.Background()
+	ring := func(id, caller, callee string) {
+		t.Helper()
+		if err := s.IncomingCall(ctx, incomingCallEvent(id, caller, callee)); err != nil {
+			t.Fatalf("ring %s: %v", id, err)
+		}
+	}
+	for i := range 3 {
+		ring(fmt.Sprintf("ring%d", i), "8:acs:pest", "8:acs:bob")
+	}
+	if n := p.sent["d00"]; n != 2 {
+		t.Fatalf("%d pushes for three rings at a quota of 2", n)
+	}
+	ring("friend", "8:acs:friend", "8:acs:bob")
+	ring("other-callee", "8:acs:pest", "8:acs:carol")
+	if n := p.sent["d00"]; n != 4 {
+		t.Fatalf("%d pushes; want another caller's ring and another callee's on top", n)
+	}
 }
 
 func TestFanOutOncePerDeviceAcrossRedeliveries(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
 
@@ -138,7 +139,10 @@ func (s *Service) received(ctx context.Context, ev events.Event) error {
 }
 
 // forward pushes a guest's reply to the creator of a live call, once per
-// device however often Event Grid delivers the text.
+// device however often Event Grid delivers the text. Each text spends one
+// of quota.GuestReplies for that guest number in that call, so a guest who
+// keeps texting cannot keep the creator's phone ringing: over it the text
+// is dropped (logged once) and the event acknowledged.
 func (s *Service) forward(ctx context.Context, eventID, callID, from, message string) error {
 	info, err := s.calls.InfoAny(ctx, callID)
 	if err != nil || s.ended(info) {
@@ -156,6 +160,17 @@ func (s *Service) forward(ctx context.Context, eventID, callID, from, message st
 		return nil // the creator erased themselves
 	}
 	key := "guest-" + eventID + "-" + callID
+	first, err := s.limits.TakeOnce(ctx, key, quota.Subject{User: "guest-reply:" + callID + ":" + from},
+		quota.Cost{Quota: quota.GuestReplies, N: 1})
+	if quota.IsRateLimited(err) {
+		if first {
+			httpapi.Logger(ctx).Warn("guest text not pushed: the guest is over the guest-replies quota", "eventId", eventID, "callId", callID)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("guest-replies quota: %w", err)
+	}
 	n := push.Notification{Type: "guestMessage", EventID: key, CalleeID: creator.ACSUserID, Data: map[string]string{
 		"callId": callID, "phoneNumber": from, "displayName": g.DisplayName, "message": message,
 	}}

@@ -115,6 +115,7 @@ type Pusher interface {
 // Limiter spends quotas (quota.Limiter).
 type Limiter interface {
 	Take(ctx context.Context, s quota.Subject, costs ...quota.Cost) error
+	TakeOnce(ctx context.Context, op string, s quota.Subject, costs ...quota.Cost) (bool, error)
 }
 
 // Service is the SMS guests capability.

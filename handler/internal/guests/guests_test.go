@@ -95,12 +95,7 @@ func setup(t *testing.T, mutate func(*Config, *quota.Limits)) *fixture {
 	ids := identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}})
 	p := &pushes{}
 	cls := calls.NewService(st, ids, spaces.NewService(st, ids), p, nil, client, calls.Options{})
-	limits := quota.Limits{}
-	for _, n := range quota.Names {
-		limits[n] = 1000
-	}
-	limits[quota.GuestExchangeSources] = SourceExchangesPerMinute
-	limits[quota.GuestCodeExchanges] = CodeExchangesPerHour
+	limits := quota.Every(1000, quota.Limits{quota.GuestExchangeSources: SourceExchangesPerMinute, quota.GuestCodeExchanges: CodeExchangesPerHour})
 	cfg := Config{From: from, Template: "{inviter} invited you to a call: {link}", JoinURL: joinURL, Allowed: []string{"+1425555"}, Blocked: []string{"+14255559"}, MaxGuests: 10}
 	if mutate != nil {
 		mutate(&cfg, &limits)
@@ -420,6 +415,44 @@ func TestSTOPStopsLaterTextsAndRepliesReachTheCreator(t *testing.T) {
 	f.invite(t, f.call(t, calls.KindRoom), dana)
 	if n := len(f.emu.SMSMessagesTo(dana)); n != 2 {
 		t.Fatalf("%d texts to dana after UNSTOP, want 2", n)
+	}
+}
+
+// A guest's texts to the creator are bounded per guest and call
+// (quota.GuestReplies); a redelivered text spends nothing more, and another
+// guest of the call is unaffected.
+func TestGuestRepliesAreQuotaPerGuestAndCall(t *testing.T) {
+	f := setup(t, func(_ *Config, l *quota.Limits) { (*l)[quota.GuestReplies] = 2 })
+	room := f.call(t, calls.KindRoom)
+	f.invite(t, room, dana)
+	f.invite(t, room, erin)
+	replies := func() map[string]int {
+		out := map[string]int{}
+		for _, n := range f.pushes.all() {
+			if n.Type == "guestMessage" {
+				out[n.Data["phoneNumber"]+" "+n.Data["message"]]++
+			}
+		}
+		return out
+	}
+	text := events.Event{ID: "sms-1", Type: acs.EventSMSReceived,
+		Data: []byte(`{"messageId":"Incoming_1","from":"` + dana + `","to":"` + from + `","message":"one"}`)}
+	for range 3 { // Event Grid delivering the same text again
+		if err := f.dispatch.Dispatch(t.Context(), []events.Event{text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []string{"two", "three", "four"} {
+		if _, err := f.emu.ReceiveSMS(t.Context(), dana, from, m); err != nil {
+			t.Fatalf("a text over the quota failed the event: %v", err)
+		}
+	}
+	if _, err := f.emu.ReceiveSMS(t.Context(), erin, from, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	got := replies()
+	if got[dana+" one"] == 0 || got[dana+" two"] == 0 || got[dana+" three"] != 0 || got[dana+" four"] != 0 || got[erin+" hello"] == 0 {
+		t.Fatalf("pushed %v; want dana's first two texts (the first redelivered), then nothing, and erin's", got)
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 const requestTimeout = 25 * time.Second
 
 // Routes registers the identity routes, all behind caller authentication.
-// Every token request spends one of quota.Tokens, here at the route, so the
-// quota bounds requests whatever the service answers them from.
+// Every token request spends one of quota.Tokens, and every revocation and
+// erasure one of quota.Revocations, here at the route, so the quota bounds requests
+// whatever the service answers them from.
 func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
 	h := &handlers{s: s, limits: limits}
 	route := func(pattern string, f func(http.ResponseWriter, *http.Request, caller) error) {
@@ -138,6 +139,11 @@ func (h *handlers) eraseMe(w http.ResponseWriter, r *http.Request, c caller) err
 	if err != nil {
 		return err
 	}
+	// An erasure deletes the ACS identity (and the next token makes one):
+	// it spends a revocation, so erasing and signing up again is bounded.
+	if err := h.limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.Revocations, N: 1}); err != nil {
+		return err
+	}
 	if err := h.s.Erase(r.Context(), userID); err != nil {
 		return err
 	}
@@ -153,6 +159,10 @@ func (h *handlers) revokeMe(w http.ResponseWriter, r *http.Request, c caller) er
 		return err
 	}
 	if _, err := httpapi.ReadBody(r); err != nil {
+		return err
+	}
+	// Each revocation is one ACS call.
+	if err := h.limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.Revocations, N: 1}); err != nil {
 		return err
 	}
 	if err := h.s.Revoke(r.Context(), userID); err != nil {

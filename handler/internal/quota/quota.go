@@ -1,6 +1,7 @@
 // Package quota owns Switchboard's spend limits: per-user quotas (tokens,
 // calls, invitations, dials, device registrations, texts, guest code
-// exchanges) whose counters live in one Table Storage row per subject,
+// exchanges, spaces, Call Automation work, revocations, incoming-call, chat
+// and guest-reply pushes) whose counters live in one Table Storage row per subject,
 // updated only by ETag-conditional writes, so a limit holds however many instances the app scales out to.
 // Capabilities ask it at their routes, before they spend anything.
 package quota
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"golang.org/x/sync/singleflight"
 
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/httpapi"
@@ -44,17 +46,41 @@ const (
 	// per join code and per source address (the code is the credential).
 	GuestCodeExchanges   Name = "guest-code-exchanges"
 	GuestExchangeSources Name = "guest-exchanges-per-source"
+	// Spaces counts spaces created (each may later cost a chat thread) and
+	// SpaceInvites invitations to spaces, per inviter.
+	Spaces       Name = "spaces"
+	SpaceInvites Name = "space-invites"
+	// CallAutomation counts billed Call Automation work a user starts on a
+	// call: recordings and bots joined.
+	CallAutomation Name = "call-automation"
+	// Revocations counts POST /api/me/revoke and DELETE /api/me (each an
+	// ACS identity call; after an erasure the next token makes a new identity).
+	Revocations Name = "revocations"
+	// ChatPushes counts chat messages, per sender, whose pushes reach other
+	// members' devices (once per message, however many recipients).
+	ChatPushes Name = "chat-pushes"
+	// GuestReplies counts texts from an SMS guest pushed to the call's
+	// creator, per guest number and call.
+	GuestReplies Name = "guest-replies"
+	// TeamsMeetings counts Teams meetings created through Graph, which
+	// allows 2000 per organizer (one for the whole app) per month.
+	TeamsMeetings Name = "teams-meetings"
+	// Rings counts incoming calls pushed to a user's devices or answered
+	// by a bot, per caller and callee: clients may call any ACS user
+	// directly with a voip token, and anyone may call a bot's number.
+	Rings Name = "rings"
 )
 
 // Names lists every quota.
-var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay, SMS, GuestCodeExchanges, GuestExchangeSources}
+var Names = []Name{Tokens, Calls, Invites, Dials, DeviceRegistrations, Relay, SMS, GuestCodeExchanges, GuestExchangeSources,
+	Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, Rings, TeamsMeetings}
 
 // Window is the length of the quota's window: its limit is "per" this.
 func (n Name) Window() time.Duration {
 	switch n {
 	case Tokens, GuestExchangeSources:
 		return time.Minute
-	case Calls, Invites, Relay, GuestCodeExchanges:
+	case Calls, Invites, Relay, GuestCodeExchanges, Spaces, SpaceInvites, CallAutomation, Revocations, ChatPushes, GuestReplies, Rings:
 		return time.Hour
 	default:
 		return 24 * time.Hour
@@ -81,6 +107,22 @@ func (n Name) property() string {
 		return "GuestCodeExchanges"
 	case GuestExchangeSources:
 		return "GuestExchangeSources"
+	case Spaces:
+		return "Spaces"
+	case SpaceInvites:
+		return "SpaceInvites"
+	case CallAutomation:
+		return "CallAutomation"
+	case Revocations:
+		return "Revocations"
+	case ChatPushes:
+		return "ChatPushes"
+	case GuestReplies:
+		return "GuestReplies"
+	case Rings:
+		return "Rings"
+	case TeamsMeetings:
+		return "TeamsMeetings"
 	default:
 		return "DeviceRegistrations"
 	}
@@ -99,6 +141,19 @@ func (n Name) per() string {
 
 // Limits is how many of each quota fit in its window.
 type Limits map[Name]int
+
+// Every is Limits with each quota at n, then the given ones (for tests and
+// tools that care about one quota).
+func Every(n int, except Limits) Limits {
+	l := Limits{}
+	for _, q := range Names {
+		l[q] = n
+	}
+	for q, m := range except {
+		l[q] = m
+	}
+	return l
+}
 
 // Config configures a Limiter.
 type Config struct {
@@ -164,6 +219,9 @@ type Limiter struct {
 
 	mu       sync.Mutex
 	subjects map[string]*subject
+
+	once     singleflight.Group // TakeOnce decisions in progress here, by op
+	onceWait time.Duration
 }
 
 // subject is one subject's queue and row hint on this instance.
@@ -193,7 +251,7 @@ func New(st *store.Store, cfg Config) (*Limiter, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{table: st.Table(Table), cfg: cfg, now: now, subjects: map[string]*subject{}}, nil
+	return &Limiter{table: st.Table(Table), cfg: cfg, now: now, subjects: map[string]*subject{}, onceWait: onceWait}, nil
 }
 
 // Take spends costs for s, all or nothing. It answers nil, a 429
@@ -322,7 +380,7 @@ func (l *Limiter) settle(key string, sub *subject, batch []*request) []error {
 	// Other instances kept winning: refuse, naming the request's quota.
 	out := make([]error, len(batch))
 	for i, r := range batch {
-		p := httpapi.NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many requests at once for this user; retry shortly")
+		p := httpapi.NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many requests at once for this user; retry shortly").WithCause(errContended)
 		p.Quota, p.RetryAfter = string(r.costs[0].Quota), 1
 		out[i] = p
 	}

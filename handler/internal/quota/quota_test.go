@@ -36,13 +36,7 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func limits(n int) Limits {
-	l := Limits{}
-	for _, q := range Names {
-		l[q] = n
-	}
-	return l
-}
+func limits(n int) Limits { return Every(n, nil) }
 
 // instance is one handler process's Limiter on the shared table prefix,
 // with a counter of the Table Storage requests it sends.
@@ -76,8 +70,10 @@ func (f policyFunc) Do(req *policy.Request) (*http.Response, error) { return f(r
 func newPrefix() string { return fmt.Sprintf("q%d", prefixSeq.Add(1)) }
 
 func defaults() (Limits, Limits) {
-	user := Limits{Tokens: 20, Calls: 30, Invites: 100, Dials: 20, DeviceRegistrations: 50, Relay: 60, SMS: 20, GuestCodeExchanges: 30, GuestExchangeSources: 20}
-	service := Limits{Tokens: 200, Calls: 300, Invites: 1000, Dials: 200, DeviceRegistrations: 500, Relay: 600, SMS: 200, GuestCodeExchanges: 30, GuestExchangeSources: 20}
+	user := Limits{Tokens: 20, Calls: 30, Invites: 100, Dials: 20, DeviceRegistrations: 50, Relay: 60, SMS: 20, GuestCodeExchanges: 30, GuestExchangeSources: 20,
+		Spaces: 20, SpaceInvites: 200, CallAutomation: 30, Revocations: 20, ChatPushes: 600, GuestReplies: 30, Rings: 100, TeamsMeetings: 20}
+	service := Limits{Tokens: 200, Calls: 300, Invites: 1000, Dials: 200, DeviceRegistrations: 500, Relay: 600, SMS: 200, GuestCodeExchanges: 30, GuestExchangeSources: 20,
+		Spaces: 200, SpaceInvites: 2000, CallAutomation: 300, Revocations: 200, ChatPushes: 600, GuestReplies: 30, Rings: 100, TeamsMeetings: 200}
 	return user, service
 }
 

@@ -6,12 +6,15 @@ import (
 
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/quota"
 )
 
 const requestTimeout = 15 * time.Second
 
-// Routes registers the space routes behind authentication.
-func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
+// Routes registers the space routes behind authentication. Creating a
+// space spends one of quota.Spaces (each space may later cost a chat
+// thread) and inviting one of quota.SpaceInvites, at the route.
+func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
 	handle := func(pattern string, f func(w http.ResponseWriter, r *http.Request, userID string) error) {
 		rt.Handle(pattern, authn.UserHandler(requestTimeout, f))
 	}
@@ -20,6 +23,9 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 			Name string `json:"name"`
 		}
 		if err := httpapi.DecodeJSON(r, &req, false); err != nil {
+			return err
+		}
+		if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.Spaces, N: 1}); err != nil {
 			return err
 		}
 		sp, err := s.Create(r.Context(), userID, req.Name)
@@ -49,6 +55,11 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service) {
 	handle("PUT /api/spaces/{id}/members/{userId}", func(w http.ResponseWriter, r *http.Request, userID string) error {
 		if _, err := httpapi.ReadBody(r); err != nil {
 			return err
+		}
+		if invitee := r.PathValue("userId"); invitee != userID {
+			if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.SpaceInvites, N: 1}); err != nil {
+				return err
+			}
 		}
 		p, _ := auth.FromContext(r.Context())
 		m, err := s.PutMember(r.Context(), userID, p != nil && p.Service, r.PathValue("id"), r.PathValue("userId"))

@@ -42,6 +42,13 @@ const (
 // MaxMembers bounds a space's members and invitations together.
 const MaxMembers = 1000
 
+// MaxPendingInvitations bounds the invitations a user sees and has not
+// answered, so other users' invitations cannot flood their GET /api/spaces.
+// One past it is recorded hidden, as for an invitee who blocked the owner:
+// the owner's answer is the same "invited", so it tells nothing about the
+// invitee's other invitations.
+const MaxPendingInvitations = 100
+
 // Users is what spaces need from identity management.
 type Users interface {
 	Profile(ctx context.Context, userID string) (identity.User, error)
@@ -356,8 +363,9 @@ func (s *Service) addBot(ctx context.Context, actor, id, party string) (MemberSt
 }
 
 // invite records an invitation. The answer is "invited" whether or not
-// userID exists, or has blocked the owner (then the invitation is hidden
-// from them and cannot be accepted).
+// userID exists, has blocked the owner or has MaxPendingInvitations
+// unanswered (then the invitation is hidden from them and cannot be
+// accepted).
 func (s *Service) invite(ctx context.Context, actor, id, userID string) (MemberState, error) {
 	p, err := s.loadFor(ctx, actor, id)
 	if err != nil {
@@ -387,15 +395,40 @@ func (s *Service) invite(ctx context.Context, actor, id, userID string) (MemberS
 		return MemberState{}, httpapi.NewProblem(http.StatusBadRequest, "member-blocked",
 			"you have blocked this user: unblock them (DELETE /api/blocks/{userId}) before inviting them")
 	}
+	// Hidden from the invitee when they blocked the owner or already have
+	// all the unanswered invitations they may see.
+	hidden := theirs
+	if !hidden {
+		if hidden, err = s.invitationsFull(ctx, userID); err != nil {
+			return MemberState{}, store.ProblemFor(err)
+		}
+	}
 	now := s.now().UTC()
 	// The reverse index first, so erase finds every row naming the invitee.
-	if _, err := s.memberships.Upsert(ctx, userID, id, membership{Name: p.space.Name, Role: RoleMember, State: StateInvited, AddedAt: now, Hidden: theirs}); err != nil {
+	if _, err := s.memberships.Upsert(ctx, userID, id, membership{Name: p.space.Name, Role: RoleMember, State: StateInvited, AddedAt: now, Hidden: hidden}); err != nil {
 		return MemberState{}, store.ProblemFor(err)
 	}
-	if _, err := s.spaces.Insert(ctx, id, memberPrefix+userID, member{Role: RoleMember, State: StateInvited, AddedAt: now, Hidden: theirs}); err != nil && !errors.Is(err, store.ErrConflict) {
+	if _, err := s.spaces.Insert(ctx, id, memberPrefix+userID, member{Role: RoleMember, State: StateInvited, AddedAt: now, Hidden: hidden}); err != nil && !errors.Is(err, store.ErrConflict) {
 		return MemberState{}, store.ProblemFor(err)
 	}
 	return MemberState{SpaceID: id, UserID: userID, State: StateInvited}, nil
+}
+
+// invitationsFull reports whether userID already has MaxPendingInvitations
+// visible invitations they have not answered (one query of their list).
+func (s *Service) invitationsFull(ctx context.Context, userID string) (bool, error) {
+	pending := 0
+	err := s.memberships.QueryPartition(ctx, userID, func(_ string, decode func(any) error) error {
+		var m membership
+		if err := decode(&m); err != nil {
+			return err
+		}
+		if m.State == StateInvited && !m.Hidden {
+			pending++
+		}
+		return nil
+	})
+	return pending >= MaxPendingInvitations, err
 }
 
 // accept turns userID's visible invitation into membership; accepting
