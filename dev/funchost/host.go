@@ -46,6 +46,9 @@ type Options struct {
 	EventEncoding TriggerEncoding
 	// Limits are the public side's connection limits (default Kestrel's).
 	Limits FrontEndLimits
+	// JournalSize, when positive, keeps the last JournalSize requests the
+	// public side passed on, for the developer console (see Journal).
+	JournalSize int
 }
 
 // TriggerEncoding is how a trigger value is placed in an invocation's Data.
@@ -87,6 +90,8 @@ type Host struct {
 	forward *http.Transport
 	invoke  *http.Client
 
+	journal *journal
+
 	timerMu   sync.Mutex
 	lastTimer map[string]time.Time
 
@@ -125,6 +130,7 @@ func Start(ctx context.Context, app *App, opts Options) (*Host, error) {
 		routes:     buildRoutes(app),
 		exited:     make(chan struct{}),
 		lastTimer:  map[string]time.Time{},
+		journal:    newJournal(opts.JournalSize),
 		forward: &http.Transport{
 			// The request goes as the client sent it: no added Accept-Encoding, no transparent gunzip.
 			DisableCompression:  true,

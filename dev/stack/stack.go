@@ -82,7 +82,13 @@ type Options struct {
 	// as Event Grid would (`make run`); otherwise they wait for
 	// ACS.DeliverSMSEvents (tests, deterministic).
 	SMSEventsAuto bool
+	// Journal keeps the last JournalSize requests the host stand-in passed
+	// to the handler (Host.Journal), for the developer console.
+	Journal bool
 }
+
+// JournalSize is how many requests the host keeps when Options.Journal is set.
+const JournalSize = 500
 
 // Stack is a running local stack.
 type Stack struct {
@@ -253,13 +259,17 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if errOut == nil {
 		errOut = io.Discard
 	}
-	s.Host, err = funchost.Start(ctx, app, funchost.Options{
+	hostOpts := funchost.Options{
 		Env:          s.Env,
 		Stdout:       out,
 		Stderr:       errOut,
 		ListenAddr:   addr(hostPort),
 		ReadyTimeout: 30 * time.Second,
-	})
+	}
+	if opts.Journal {
+		hostOpts.JournalSize = JournalSize
+	}
+	s.Host, err = funchost.Start(ctx, app, hostOpts)
 	if err != nil {
 		return nil, fmt.Errorf("functions host stand-in: %w", err)
 	}
