@@ -47,7 +47,9 @@ type Options struct {
 	// Limits are the public side's connection limits (default Kestrel's).
 	Limits FrontEndLimits
 	// JournalSize, when positive, keeps the last JournalSize requests the
-	// public side passed on, for the developer console (see Journal).
+	// public side passed on, for the developer console (see Journal). With
+	// a journal, answers other than server-sent events are sent when the
+	// invocation ends rather than streamed, so that they are journaled first.
 	JournalSize int
 }
 

@@ -133,8 +133,18 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.ResponseWriter.Write(p)
 }
 
-// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
+// Unwrap lets http.ResponseController reach the connection (deadlines).
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// FlushError passes flushes on for server-sent events only: other answers
+// go out when the invocation ends, after it was journaled, so a client that
+// has its answer finds it in the journal.
+func (r *recorder) FlushError() error {
+	if !strings.HasPrefix(r.Header().Get("Content-Type"), "text/event-stream") {
+		return nil
+	}
+	return http.NewResponseController(r.ResponseWriter).Flush()
+}
 
 // record journals one request after it was answered.
 func (h *Host) record(r *http.Request, start time.Time, req *capBuf, rec *recorder) {
@@ -152,6 +162,10 @@ func (h *Host) record(r *http.Request, start time.Time, req *capBuf, rec *record
 		e.EventTypes = eventTypes(reqBody)
 	} else if fn, _ := h.lookup(r.Method, r.URL.EscapedPath()); fn != nil {
 		e.Function = fn.Name
+		if t := bytes.TrimSpace(reqBody); len(t) > 0 && t[0] == '[' {
+			// A batch of events posted to a function: ACS Call Automation callbacks.
+			e.EventTypes = eventTypes(t)
+		}
 	}
 	h.journal.add(e)
 }
@@ -183,6 +197,9 @@ func eventTypes(body []byte) []string {
 	}
 	var out []string
 	for _, e := range batch {
+		if e.EventType+e.Type == "" {
+			return nil
+		}
 		out = append(out, e.EventType+e.Type)
 	}
 	return out

@@ -45,6 +45,12 @@ func TestJournalRecordsDeliveriesAndInvocations(t *testing.T) {
 		t.Errorf("Journal(%d) = %+v, want only the delivery", inv.Seq, since)
 	}
 
+	// A batch of CloudEvents posted to a function (an ACS callback) is named by its types.
+	do(t, "POST", h.URL()+"/api/token", strings.NewReader(`[{"type":"Microsoft.Communication.CallConnected","data":{}}]`), nil)
+	if cb := h.Journal(eg.Seq); len(cb) != 1 || !slices.Equal(cb[0].EventTypes, []string{"Microsoft.Communication.CallConnected"}) {
+		t.Errorf("callback entry: %+v", cb)
+	}
+
 	// Bounded: the oldest go first; an unknown route is journaled with no function.
 	for i := range 3 {
 		do(t, "GET", h.URL()+fmt.Sprintf("/api/nothing/%d", i), nil, nil)

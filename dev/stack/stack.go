@@ -112,6 +112,7 @@ type Stack struct {
 	// CAFile trusts every local TLS emulator (SSL_CERT_FILE; NODE_EXTRA_CA_CERTS for Node).
 	CAFile string
 
+	journal bool
 	closers []func() error
 }
 
@@ -268,6 +269,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	if opts.Journal {
 		hostOpts.JournalSize = JournalSize
+		s.journal = true
 	}
 	s.Host, err = funchost.Start(ctx, app, hostOpts)
 	if err != nil {
@@ -286,6 +288,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 // URL is the function app's base URL (as a client app would call it).
 func (s *Stack) URL() string { return s.Host.URL() }
+
+// JournalOn reports whether the host keeps a journal (Options.Journal).
+func (s *Stack) JournalOn() bool { return s.journal }
 
 // Token mints a development bearer token for an app user.
 func (s *Stack) Token(userID, name string) (string, error) {

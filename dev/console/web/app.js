@@ -1,0 +1,81 @@
+// The console's shell: tab bar, links, and a poll of the active tab every second.
+import { h, api } from './ui.js';
+import { usersTab } from './users.js';
+import { devicesTab } from './devices.js';
+import { callsTab } from './calls.js';
+import { phoneTab } from './phone.js';
+import { eventsTab } from './events.js';
+
+const POLL_MS = 1000;
+
+async function main() {
+  const overview = await api('overview');
+  const ctx = { overview };
+  const tabs = [usersTab(ctx), devicesTab(ctx), callsTab(ctx)];
+  if (overview.capabilities.bots || overview.capabilities.sms) tabs.push(phoneTab(ctx));
+  tabs.push(eventsTab(ctx));
+
+  document.getElementById('links').append(
+    h('a', { href: overview.functionApp + '/api/health', target: '_blank' }, 'function app'),
+    h('a', { href: overview.openapi, target: '_blank' }, 'OpenAPI'),
+    h('a', { href: overview.issuer + '/.well-known/openid-configuration', target: '_blank' }, 'OIDC issuer'),
+  );
+  const nav = document.getElementById('tabs');
+  const main = document.getElementById('main');
+  main.replaceChildren(...tabs.map((t) => { t.el.hidden = true; return t.el; }));
+  const buttons = new Map();
+  for (const t of tabs) {
+    const count = h('span', { class: 'count', hidden: true });
+    const b = h('button', { role: 'tab', 'aria-selected': 'false', testid: 'tab-' + t.id, onclick: () => { location.hash = t.id; } }, t.title, count);
+    b.count = count;
+    buttons.set(t.id, b);
+    nav.append(b);
+  }
+
+  let active = null;
+  let timer = null;
+  let last = '';
+  const live = document.getElementById('live');
+  async function poll() {
+    clearTimeout(timer);
+    const t = active;
+    try {
+      const data = await t.load();
+      const text = JSON.stringify(data);
+      if (t === active && text !== last) {
+        last = text;
+        t.render(data);
+        const n = t.count?.(data);
+        const c = buttons.get(t.id).count;
+        c.hidden = !n;
+        c.textContent = n || '';
+      }
+      live.className = 'live';
+      live.textContent = '● live';
+    } catch (e) {
+      live.className = 'live off';
+      live.textContent = '● ' + e.message;
+    }
+    if (t === active) timer = setTimeout(poll, POLL_MS);
+  }
+  function show() {
+    const id = location.hash.slice(1);
+    const t = tabs.find((x) => x.id === id) || tabs[0];
+    if (t === active) return;
+    active = t;
+    last = '';
+    for (const x of tabs) {
+      x.el.hidden = x !== t;
+      buttons.get(x.id).setAttribute('aria-selected', String(x === t));
+    }
+    document.title = t.title + ' · Switchboard console';
+    poll();
+  }
+  ctx.refresh = () => { last = ''; poll(); };
+  window.addEventListener('hashchange', show);
+  show();
+}
+
+main().catch((e) => {
+  document.getElementById('main').replaceChildren(h('div', { class: 'empty' }, 'The console could not reach its API: ' + e.message));
+});
