@@ -132,6 +132,7 @@ func (s *Server) routes() http.Handler {
 	api("POST /console/api/phone/connections/{id}/{action}", s.connectionAction)
 	api("POST /console/api/phone/sms", s.textBack)
 	api("GET /console/api/events", s.events)
+	api("GET /console/api/counts", s.counts)
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no console route " + r.Method + " " + r.URL.Path})
 	}
@@ -202,6 +203,35 @@ func (s *Server) overview(*http.Request) (any, error) {
 		},
 		Journal: s.st.JournalOn(),
 	}, nil
+}
+
+// counts are the numbers the tab bar shows, for every tab at once.
+func (s *Server) counts(r *http.Request) (any, error) {
+	users, err := s.scan(r.Context(), "users")
+	if err != nil {
+		return nil, err
+	}
+	calls, err := s.scan(r.Context(), "calls")
+	if err != nil {
+		return nil, err
+	}
+	n := map[string]int{"devices": len(s.st.Push.All()), "events": len(s.st.Host.Journal(0))}
+	for _, u := range users {
+		if u.RK == "profile" {
+			n["users"]++
+		}
+	}
+	for _, c := range calls {
+		if c.RK == "call" {
+			n["calls"]++
+		}
+	}
+	for _, c := range s.st.ACS.Calls() {
+		if c.State != "disconnected" {
+			n["phone"]++
+		}
+	}
+	return n, nil
 }
 
 func (s *Server) events(r *http.Request) (any, error) {

@@ -26,6 +26,8 @@ type Bot struct {
 type Connection struct {
 	acsemu.CallState
 	Callbacks []acsemu.Delivery `json:"Callbacks"`
+	// Names are the app users (or bots) behind the raw ids it names.
+	Names map[string]string `json:"Names"`
 }
 
 // Conversation is the texts between the app's number and one phone.
@@ -80,9 +82,28 @@ func (s *Server) phone(r *http.Request) (any, error) {
 		view.Bots = append(view.Bots, b)
 	}
 	sort.Slice(view.Bots, func(i, j int) bool { return view.Bots[i].ID < view.Bots[j].ID })
+	byACS, _, err := s.userDirectory(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for id, u := range byACS {
+		names[id] = u.UserID
+	}
+	for _, b := range view.Bots {
+		if b.ACSUserID != "" {
+			names[b.ACSUserID] = "bot " + b.ID
+		}
+	}
 	calls := s.st.ACS.Calls()
 	for i := len(calls) - 1; i >= 0; i-- {
-		view.Connections = append(view.Connections, Connection{CallState: calls[i], Callbacks: s.st.ACS.Callbacks(calls[i].ID)})
+		c := Connection{CallState: calls[i], Callbacks: s.st.ACS.Callbacks(calls[i].ID), Names: map[string]string{}}
+		for _, id := range append(append(append([]string{c.Source}, c.Targets...), c.Participants...), c.Transfers...) {
+			if n, ok := names[id]; ok {
+				c.Names[id] = n
+			}
+		}
+		view.Connections = append(view.Connections, c)
 	}
 	convs := map[string]*Conversation{}
 	conv := func(phone, app string) *Conversation {

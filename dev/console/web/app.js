@@ -45,10 +45,12 @@ async function main() {
       if (t === active && text !== last) {
         last = text;
         t.render(data);
-        const n = t.count?.(data);
-        const c = buttons.get(t.id).count;
-        c.hidden = !n;
-        c.textContent = n || '';
+      }
+      const counts = await api('counts');
+      for (const [id, b] of buttons) {
+        const n = counts[id];
+        b.count.hidden = !n;
+        b.count.textContent = n || '';
       }
       live.className = 'live';
       live.textContent = '● live';

@@ -65,7 +65,6 @@ export function callsTab(ctx) {
   return {
     id: 'calls', title: 'Calls', el,
     load: () => api('calls'),
-    count: (d) => d.calls.length,
     render(d) {
       syncSelect(as, d.users.filter((u) => u.acsUserId).map((u) => [u.userId, u.userId]));
       list.replaceChildren(d.calls.length === 0

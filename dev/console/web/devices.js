@@ -37,7 +37,6 @@ export function devicesTab(ctx) {
   return {
     id: 'devices', title: 'Devices & pushes', el,
     load: () => api('devices'),
-    count: (d) => d.pushes.length,
     render(d) {
       const people = d.users.map((u) => [u.userId, `${u.userId}${u.displayName ? ' (' + u.displayName + ')' : ''}`]);
       syncSelect(to, people);

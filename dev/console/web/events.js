@@ -58,7 +58,6 @@ export function eventsTab(ctx) {
       }
       return { n: entries.length, since, filter };
     },
-    count: (d) => d.n,
     render: draw,
   };
 }

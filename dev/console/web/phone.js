@@ -46,13 +46,14 @@ export function phoneTab(ctx) {
 
   function connection(c) {
     const prompts = (c.Media || []).flatMap((m) => m.Sources || []);
+    const who = (id) => c.Names?.[id] || id.replace(/^4:/, '');
     const live = c.State !== 'disconnected';
     return h('div', { class: 'card', testid: 'connection' },
-      h('div', { class: 'head' }, h('span', { class: 'title' }, short(c.Source, 22), ' → ', (c.Targets || []).join(', ') || 'the app'),
+      h('div', { class: 'head' }, h('span', { class: 'title' }, who(c.Source), ' → ', (c.Targets || []).map(who).join(', ') || 'the app'),
         h('span', { testid: 'connection-state' }, stateBadge(c.State)), c.Recognizing ? badge('waiting for keys', 'warn') : null,
         h('code', { class: 'muted' }, short(c.ID, 20))),
       prompts.length ? h('div', {}, h('span', { class: 'muted' }, 'played: '), prompts.map((p) => h('div', { class: 'mono' }, p.replace(/^text:/, 'says: ').replace(/^file:/, 'plays: ')))) : null,
-      (c.Transfers || []).length ? h('div', { testid: 'transfers' }, h('span', { class: 'muted' }, 'transferred to: '), c.Transfers.join(', ')) : null,
+      (c.Transfers || []).length ? h('div', { testid: 'transfers' }, h('span', { class: 'muted' }, 'transferred to: '), c.Transfers.map((t) => h('strong', { title: t }, who(t), ' '))) : null,
       live && c.Recognizing ? keypad(c) : null,
       live && !c.Recognizing ? h('button', { class: 'btn small danger', onclick: action(async () => { await api(`phone/connections/${encodeURIComponent(c.ID)}/hangup`, {}); ctx.refresh(); }) }, 'Hang up') : null,
       json('cb:' + c.ID, `callbacks (${(c.Callbacks || []).length})`, (c.Callbacks || []).map((d) => ({ type: d.EventType, status: d.Status, at: d.At, err: d.Err || undefined }))),
@@ -77,7 +78,6 @@ export function phoneTab(ctx) {
   return {
     id: 'phone', title: 'Phone', el,
     load: () => api('phone'),
-    count: (d) => d.connections.filter((c) => c.State !== 'disconnected').length,
     render(d) {
       const numbers = d.bots.flatMap((b) => b.phoneNumbers.map((n) => [n, `${n} (${b.displayName || b.id})`]));
       syncSelect(to, numbers);

@@ -40,7 +40,6 @@ export function usersTab(ctx) {
   return {
     id: 'users', title: 'Users', el,
     load: () => api('users'),
-    count: (d) => d.users.length,
     render(d) {
       users.replaceChildren(d.users.length === 0
         ? empty('No users yet. A user appears with their first ACS token: mint a bearer token on the left, then',

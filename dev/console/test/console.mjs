@@ -1,0 +1,199 @@
+// The console in a real browser: Debian's chromium driven by playwright-core,
+// one test per tab's main action. console_test.go starts the stack and the
+// console and runs this with CONSOLE_URL and FUNCTION_APP_URL set (and
+// SCREENSHOTS_DIR to save a screenshot of each tab).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CONSOLE = process.env.CONSOLE_URL;
+const FA = process.env.FUNCTION_APP_URL;
+const SHOTS = process.env.SCREENSHOTS_DIR || '';
+const WAIT = 20_000; // the longest any condition may take to hold
+
+if (!CONSOLE || !FA) {
+  console.error('CONSOLE_URL and FUNCTION_APP_URL must be set (run go test ./dev/console/)');
+  process.exit(2);
+}
+
+async function consoleApi(path, body) {
+  const resp = await fetch(CONSOLE + 'console/api/' + path, body === undefined ? {} :
+    { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const data = await resp.json();
+  if (!resp.ok) throw new Error(`console ${path}: ${resp.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+// app calls the function app as a client would.
+async function app(method, path, token, body, want) {
+  const resp = await fetch(FA + path, {
+    method, headers: { Authorization: 'Bearer ' + token, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await resp.text();
+  if (want && resp.status !== want) throw new Error(`${method} ${path}: ${resp.status}, want ${want}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const token = async (userId, name = '', role = '') => (await consoleApi('token', { userId, name, role })).token;
+
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+const userDataDir = mkdtempSync(join(tmpdir(), 'switchboard-console-chromium-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic'],
+  viewport: { width: 1400, height: 900 },
+});
+context.setDefaultTimeout(WAIT);
+const page = context.pages()[0] || await context.newPage();
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(e.message));
+
+async function open(tab) {
+  await page.goto(CONSOLE + '#' + tab);
+  await page.getByTestId('tab-' + tab).and(page.locator('[aria-selected="true"]')).waitFor();
+}
+
+async function shot(name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.evaluate(() => { window.scrollTo(0, 0); document.getElementById('toast').replaceChildren(); });
+  await page.screenshot({ path: join(SHOTS, name + '.png') });
+}
+
+let ada = '';
+const tests = [
+  ['Users: mint a bearer token for any user id with one click, copy it as curl', async () => {
+    await open('users');
+    await page.getByTestId('mint-user').fill('ada');
+    await page.locator('input[name="name"]').fill('Ada Lovelace');
+    await page.getByTestId('mint').click();
+    const value = page.getByTestId('token-value');
+    await value.waitFor();
+    ada = (await value.textContent()).trim();
+    check(ada.split('.').length === 3, 'the token is not a JWT: ' + ada);
+    const curl = await page.getByTestId('token-curl').textContent();
+    check(curl.includes(`${FA}/api/me`) && curl.includes('Bearer ' + ada), 'the curl command does not carry the token: ' + curl);
+    // The token is one the handler accepts: her first ACS token creates her identity.
+    const first = await app('POST', '/api/token', ada, null, 200);
+    check(first.acsUserId.startsWith('8:acs:'), 'no ACS id: ' + JSON.stringify(first));
+    const row = page.getByTestId('user-ada');
+    await row.filter({ hasText: '8:acs:' }).waitFor();
+    // One click on a user's row mints a token for them.
+    await page.getByTestId('mint-for-ada').click();
+    await page.getByTestId('token-value').filter({ hasNotText: ada }).waitFor();
+    await shot('users');
+  }],
+
+  ['Devices and pushes: a device registered through the API gets the push of an IncomingCall delivered from the console', async () => {
+    await app('PUT', '/api/devices/ada-phone', ada, { provider: 'fcm', handle: 'ada-fcm-registration' }, 201);
+    await open('devices');
+    await page.getByTestId('device-ada-phone').waitFor();
+    await page.getByTestId('ring-to').selectOption('ada');
+    await page.getByTestId('ring').click();
+    const push = page.getByTestId('push').filter({ hasText: 'ada-phone' }).filter({ hasText: 'incomingCall' });
+    await push.first().waitFor();
+    const body = await push.first().getByTestId('push-body').textContent();
+    check(body.includes('switchboard-console'), 'the push does not name the console as the caller: ' + body);
+    await shot('devices');
+  }],
+
+  ['Calls: create a call, play ACS events, watch the roster change', async () => {
+    const ben = await token('ben', 'Ben Example');
+    await app('POST', '/api/token', ben, null, 200);
+    await app('PUT', '/api/contacts/ben', ada, null, 200);
+    await app('PUT', '/api/contacts/ada', ben, null, 200);
+    await open('calls');
+    await page.getByTestId('call-as').selectOption('ada');
+    await page.getByTestId('call-invitees').fill('ben');
+    await page.locator('input[name="subject"]').fill('Console test');
+    await page.getByTestId('create-call').click();
+    const card = page.locator('.card').filter({ hasText: 'Console test' });
+    await card.waitFor();
+    const rows = card.getByTestId('roster-row');
+    await card.getByTestId('ev-started').click();
+    await card.getByTestId('call-state').filter({ hasText: 'active' }).waitFor();
+    await card.getByTestId('join-ada').click();
+    await rows.filter({ hasText: 'ada' }).filter({ hasText: 'joined' }).waitFor();
+    await card.getByTestId('join-ben').click();
+    await rows.filter({ hasText: 'ben' }).filter({ hasText: 'joined' }).waitFor();
+    check(await rows.count() === 2, 'two joined, the roster has ' + await rows.count());
+    await shot('calls');
+    await card.getByTestId('leave-ada').click();
+    await rows.filter({ hasText: 'ada' }).filter({ hasText: 'left' }).waitFor();
+    await card.getByTestId('ev-ended').click();
+    await card.getByTestId('call-state').filter({ hasText: 'ended' }).waitFor();
+  }],
+
+  ['Phone: a PSTN call to the bot number, a key pressed, the call transferred', async () => {
+    const svc = await token('console-test-backend', '', 'Switchboard.Service');
+    await app('PUT', '/api/bots/front-desk', svc, {
+      displayName: 'Front desk', greeting: { text: 'Press 1 for Ada.' }, menu: { 1: { transfer: { userId: 'ada' } } },
+      phoneNumbers: ['+14255550177'],
+    }, 201);
+    await open('phone');
+    await page.getByTestId('pstn-to').selectOption('+14255550177');
+    await page.getByTestId('pstn-from').fill('+14255550142');
+    await page.getByTestId('pstn-call').click();
+    const conn = page.getByTestId('connection').filter({ hasText: '+14255550177' }).first();
+    await conn.filter({ hasText: 'waiting for keys' }).waitFor();
+    await conn.getByTestId('key-1').click();
+    await conn.getByTestId('transfers').waitFor();
+    // Ada's phone rings: the transfer is an IncomingCall to her.
+    await open('devices');
+    await page.getByTestId('push').filter({ hasText: 'ada-phone' }).nth(1).waitFor();
+  }],
+
+  ['Phone: the text sent to an SMS guest, and a reply texted back', async () => {
+    const call = await app('POST', '/api/calls', ada, { kind: 'room', subject: 'Guest test' }, 201);
+    await app('POST', `/api/calls/${call.id}/guests`, ada, { phoneNumber: '+14255550166', displayName: 'Gus' }, 201);
+    await open('phone');
+    const conv = page.getByTestId('conversation-+14255550166');
+    await conv.getByTestId('text-out').filter({ hasText: 'join' }).waitFor();
+    await conv.getByTestId('reply-+14255550166').fill('On my way');
+    await conv.getByTestId('send-+14255550166').click();
+    await conv.getByTestId('text-in').filter({ hasText: 'On my way' }).waitFor();
+    await shot('phone');
+  }],
+
+  ['Events: every Event Grid delivery and callback, with its answer and timing', async () => {
+    await open('events');
+    await page.getByTestId('filter-eventgrid').click();
+    const eg = page.getByTestId('journal-eventgrid');
+    for (const type of ['IncomingCall', 'CallParticipantAdded', 'CallEnded', 'SMSReceived']) {
+      await eg.filter({ has: page.getByTestId('event-types').filter({ hasText: type }) }).first().waitFor();
+    }
+    check(await page.getByTestId('journal-api').count() === 0, 'the Event Grid filter shows API calls');
+    const status = await eg.first().getByTestId('journal-status').textContent();
+    check(status === '202', 'an Event Grid delivery answered ' + status);
+    await page.getByTestId('filter-callbacks').click();
+    await page.getByTestId('journal-callbacks').filter({ hasText: 'botcallbacks' }).first().waitFor();
+    await page.getByTestId('filter-all').click();
+    await shot('events');
+  }],
+];
+
+let failed = 0;
+for (const [name, fn] of tests) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message}`);
+    console.log('--- page text ---\n' + (await page.locator('main').innerText().catch(() => '')).slice(0, 3000));
+  }
+}
+if (pageErrors.length) {
+  failed++;
+  console.log('FAIL the page threw: ' + pageErrors.join('; '));
+}
+await context.close();
+rmSync(userDataDir, { recursive: true, force: true });
+process.exit(failed ? 1 : 0);
