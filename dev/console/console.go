@@ -123,6 +123,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /console/api/users", s.users)
 	api("POST /console/api/token", s.mintToken)
 	api("GET /console/api/devices", s.devices)
+	api("POST /console/api/devices", s.registerDevice)
 	api("POST /console/api/ring", s.ring)
 	api("GET /console/api/calls", s.calls)
 	api("POST /console/api/calls", s.createCall)

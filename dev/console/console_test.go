@@ -100,6 +100,7 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 		{"POST", "/console/api/token", map[string]string{}, 400},
 		{"POST", "/console/api/token", map[string]string{"userId": "x", "nope": "y"}, 400},
 		{"POST", "/console/api/ring", map[string]string{"to": "nobody-at-all"}, 400},
+		{"POST", "/console/api/devices", map[string]string{"as": "x", "deviceId": "d", "provider": "pager"}, 400},
 		{"POST", "/console/api/calls/no-such-call/events", map[string]string{"type": "CallStarted"}, 404},
 		{"POST", "/console/api/calls/x/events", map[string]string{"type": "CallExploded"}, 400},
 		{"POST", "/console/api/phone/call", map[string]string{"from": "12", "to": "+14255550199"}, 400},

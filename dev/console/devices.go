@@ -1,8 +1,11 @@
 package console
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -185,4 +188,67 @@ func (s *Server) ring(r *http.Request) (any, error) {
 		acsemu.IncomingCall
 		Delivered bool `json:"delivered"`
 	}{in, true}, nil
+}
+
+// RegisterRequest is the body of POST /console/api/devices: the console
+// registers a device as user As would (PUT /api/devices/{deviceId}), with a
+// target on the push emulators, so its pushes show here.
+type RegisterRequest struct {
+	As       string `json:"as"`
+	DeviceID string `json:"deviceId"`
+	// Provider is fcm, apns (a VoIP iPhone), webpush or webhook.
+	Provider string `json:"provider"`
+}
+
+func (s *Server) registerDevice(r *http.Request) (any, error) {
+	var req RegisterRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.As == "" || req.DeviceID == "" {
+		return nil, badRequest("as (the user) and deviceId are required")
+	}
+	random := make([]byte, 32)
+	_, _ = rand.Read(random)
+	body := map[string]any{"provider": req.Provider}
+	hookID := ""
+	switch req.Provider {
+	case "fcm":
+		body["handle"] = req.DeviceID + "-fcm-" + hex.EncodeToString(random[:8])
+	case "apns":
+		body["handle"], body["voip"] = hex.EncodeToString(random), true
+	case "webpush":
+		_, sub, err := s.st.Push.NewSubscription()
+		if err != nil {
+			return nil, err
+		}
+		body["subscription"] = sub
+	case "webhook":
+		var u string
+		hookID, u = s.st.Push.NewWebhook()
+		body["url"] = u
+	default:
+		return nil, badRequest("provider must be fcm, apns, webpush or webhook")
+	}
+	_, byID, err := s.userDirectory(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	tok, err := s.token(req.As, byID[req.As].DisplayName, "")
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(body)
+	path := "/api/devices/" + url.PathEscape(req.DeviceID)
+	status, answer, err := s.callHandler(r.Context(), "PUT", path, tok, string(b))
+	if err != nil {
+		return nil, &apiError{http.StatusBadGateway, "PUT " + path + ": " + err.Error()}
+	}
+	if hookID != "" && status < 300 {
+		var reg struct{ Secret string }
+		if json.Unmarshal(answer, &reg) == nil {
+			s.st.Push.SetSecret(hookID, reg.Secret) // the sink checks the signature with it
+		}
+	}
+	return HandlerAnswer{Request: "PUT " + path + " " + string(b), Status: status, Body: answer}, nil
 }

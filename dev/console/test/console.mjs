@@ -94,12 +94,20 @@ const tests = [
     await app('PUT', '/api/devices/ada-phone', ada, { provider: 'fcm', handle: 'ada-fcm-registration' }, 201);
     await open('devices');
     await page.getByTestId('device-ada-phone').waitFor();
+    // A second device registered from the console: a webhook on the push emulators.
+    await page.getByTestId('register-as').selectOption('ada');
+    await page.getByTestId('register-id').fill('ada-hook');
+    await page.getByTestId('register-provider').selectOption('webhook');
+    await page.getByTestId('register').click();
+    await page.getByTestId('device-ada-hook').waitFor();
     await page.getByTestId('ring-to').selectOption('ada');
     await page.getByTestId('ring').click();
-    const push = page.getByTestId('push').filter({ hasText: 'ada-phone' }).filter({ hasText: 'incomingCall' });
-    await push.first().waitFor();
-    const body = await push.first().getByTestId('push-body').textContent();
-    check(body.includes('switchboard-console'), 'the push does not name the console as the caller: ' + body);
+    for (const device of ['ada-phone', 'ada-hook']) {
+      const push = page.getByTestId('push').filter({ hasText: device }).filter({ hasText: 'incomingCall' });
+      await push.first().waitFor();
+      const body = await push.first().getByTestId('push-body').textContent();
+      check(body.includes('switchboard-console'), `the push to ${device} does not name the console as the caller: ` + body);
+    }
     await shot('devices');
   }],
 
