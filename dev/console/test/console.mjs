@@ -87,7 +87,6 @@ const tests = [
     // One click on a user's row mints a token for them.
     await page.getByTestId('mint-for-ada').click();
     await page.getByTestId('token-value').filter({ hasNotText: ada }).waitFor();
-    await shot('users');
   }],
 
   ['Devices and pushes: a device registered through the API gets the push of an IncomingCall delivered from the console', async () => {
@@ -183,6 +182,12 @@ const tests = [
     await page.getByTestId('journal-callbacks').filter({ hasText: 'botcallbacks' }).first().waitFor();
     await page.getByTestId('filter-all').click();
     await shot('events');
+    // The Users tab once everyone is there: ada, ben (mutual contacts), the bot's back end.
+    await open('users');
+    await page.getByTestId('user-ben').filter({ hasText: 'mutual' }).waitFor();
+    await page.getByTestId('mint-for-ben').click();
+    await page.getByTestId('token-result').filter({ hasText: 'ben' }).waitFor();
+    await shot('users');
   }],
 ];
 

@@ -18,9 +18,9 @@ export function usersTab(ctx) {
       h('div', { class: 'row' },
         h('button', { class: 'btn small', onclick: () => copy(t.token, 'Token copied') }, 'Copy token'),
         h('button', { class: 'btn small', testid: 'copy-curl', onclick: () => copy(curl, 'curl command copied') }, 'Copy as curl'),
-        h('button', { class: 'btn small', onclick: () => copy(first, 'curl command copied') }, 'Copy ACS token request'),
+        h('button', { class: 'btn small', onclick: () => copy(first, 'curl command copied') }, 'Copy curl for POST /api/token'),
         h('button', { class: 'btn small', onclick: () => copy(t.export, 'export line copied') }, 'Copy export TOKEN=…')),
-      h('pre', { testid: 'token-curl' }, curl),
+      h('pre', { class: 'token', testid: 'token-curl' }, curl),
     );
     return t;
   }
