@@ -85,7 +85,7 @@ func Start(st *stack.Stack, addr string) (*Server, error) {
 	}
 	s.ln = ln
 	s.url = "http://" + ln.Addr().String() + "/"
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: guard(s.routes()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
@@ -140,6 +140,31 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /console/api/", notFound)
 	mux.HandleFunc("POST /console/api/", notFound)
 	return mux
+}
+
+// guard keeps other web pages out: the console mints tokens and acts on the
+// stack, so it answers only requests addressed to a loopback host (no DNS
+// rebinding) and, for its API's POSTs, only JSON bodies, which a page of
+// another origin cannot send without a CORS preflight the console never
+// grants.
+func guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if ip := net.ParseIP(strings.Trim(host, "[]")); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the console answers http://127.0.0.1 and http://localhost only"})
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
+				writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "send Content-Type: application/json"})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // apiError is a failure with the status it answers.

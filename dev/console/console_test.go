@@ -115,6 +115,33 @@ func TestAPIRefusesBadRequests(t *testing.T) {
 	}
 }
 
+func TestOtherOriginsAreKeptOut(t *testing.T) {
+	post := func(host, contentType string) int {
+		req, _ := http.NewRequest("POST", strings.TrimSuffix(con.URL(), "/")+"/console/api/token", strings.NewReader(`{"userId":"x"}`))
+		if host != "" {
+			req.Host = host
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post("", "text/plain"); got != http.StatusUnsupportedMediaType {
+		t.Errorf("a form-like POST (no preflight from another origin): %d, want 415", got)
+	}
+	if got := post("attacker.example:7700", "application/json"); got != http.StatusForbidden {
+		t.Errorf("a rebound host name: %d, want 403", got)
+	}
+	if got := post("localhost:7700", "application/json; charset=utf-8"); got != http.StatusOK {
+		t.Errorf("localhost with JSON: %d, want 200", got)
+	}
+}
+
 func TestMintedTokenIsAcceptedByTheHandler(t *testing.T) {
 	status, b := consoleAPI(t, "POST", "/console/api/token", TokenRequest{UserID: "tok-test", Name: "Tok Test"})
 	var tok TokenAnswer
