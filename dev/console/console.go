@@ -25,6 +25,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
+	"switchboard/dev/funchost"
 	"switchboard/dev/stack"
 )
 
@@ -267,7 +268,25 @@ func (s *Server) events(r *http.Request) (any, error) {
 			return nil, badRequest("since must be a number")
 		}
 	}
-	return s.st.Host.Journal(since), nil
+	all := s.st.Host.Journal(0)
+	view := EventsView{Entries: []funchost.JournalEntry{}}
+	if len(all) > 0 {
+		view.Latest = all[0].Seq
+	}
+	for _, e := range all {
+		if e.Seq <= since {
+			break
+		}
+		view.Entries = append(view.Entries, e)
+	}
+	return view, nil
+}
+
+// EventsView is the journal after a sequence number, newest first, and the
+// newest sequence number (lower than the page's when the stack restarted).
+type EventsView struct {
+	Latest  int64                   `json:"latest"`
+	Entries []funchost.JournalEntry `json:"entries"`
 }
 
 // callHandler sends a request to the function app as userID would, with a

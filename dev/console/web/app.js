@@ -36,7 +36,12 @@ async function main() {
   let timer = null;
   let last = '';
   const live = document.getElementById('live');
+  // One poll at a time: a refresh asked for during one runs right after it.
+  let busy = false;
+  let again = false;
   async function poll() {
+    if (busy) { again = true; return; }
+    busy = true;
     clearTimeout(timer);
     const t = active;
     try {
@@ -58,7 +63,14 @@ async function main() {
       live.className = 'live off';
       live.textContent = '● ' + e.message;
     }
-    if (t === active) timer = setTimeout(poll, POLL_MS);
+    busy = false;
+    if (again || t !== active) {
+      again = false;
+      poll();
+      return;
+    }
+    // A tab in the background polls less often.
+    timer = setTimeout(poll, document.hidden ? 5 * POLL_MS : POLL_MS);
   }
   function show() {
     const id = location.hash.slice(1);
@@ -75,6 +87,7 @@ async function main() {
   }
   ctx.refresh = () => { last = ''; poll(); };
   window.addEventListener('hashchange', show);
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
   show();
 }
 

@@ -51,10 +51,15 @@ export function eventsTab(ctx) {
   return {
     id: 'events', title: 'Events', el,
     async load() {
-      const fresh = await api('events?since=' + since);
-      if (fresh.length) {
-        since = fresh[0].seq;
-        entries = fresh.concat(entries).slice(0, MAX);
+      let view = await api('events?since=' + since);
+      if (view.latest < since) { // the stack restarted: its journal starts again
+        entries = [];
+        since = 0;
+        view = await api('events?since=0');
+      }
+      if (view.entries.length) {
+        since = view.entries[0].seq;
+        entries = view.entries.concat(entries).slice(0, MAX);
       }
       return { n: entries.length, since, filter };
     },
