@@ -42,6 +42,16 @@ function check(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
+// Names are plain on a fresh stack (the screenshots show them), with a
+// suffix when an earlier run on the same stack took them (go test -count=N).
+const taken = (await consoleApi('users')).users.some((u) => u.userId === 'ada');
+const sfx = taken ? '-' + Date.now().toString(36) : '';
+const digits = taken ? String(Date.now() % 10000).padStart(4, '0') : '';
+const ADA = 'ada' + sfx, BEN = 'ben' + sfx, BOT = 'front-desk' + sfx, SUBJECT = 'Console test' + sfx;
+const PHONE = 'ada-phone' + sfx, HOOK = 'ada-hook' + sfx;
+const BOT_NUMBER = taken ? '+1425556' + digits : '+14255550177';
+const GUEST = taken ? '+1425555' + digits : '+14255550166';
+
 const userDataDir = mkdtempSync(join(tmpdir(), 'switchboard-console-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -70,7 +80,7 @@ let ada = '';
 const tests = [
   ['Users: mint a bearer token for any user id with one click, copy it as curl', async () => {
     await open('users');
-    await page.getByTestId('mint-user').fill('ada');
+    await page.getByTestId('mint-user').fill(ADA);
     await page.locator('input[name="name"]').fill('Ada Lovelace');
     await page.getByTestId('mint').click();
     const value = page.getByTestId('token-value');
@@ -82,26 +92,26 @@ const tests = [
     // The token is one the handler accepts: her first ACS token creates her identity.
     const first = await app('POST', '/api/token', ada, null, 200);
     check(first.acsUserId.startsWith('8:acs:'), 'no ACS id: ' + JSON.stringify(first));
-    const row = page.getByTestId('user-ada');
+    const row = page.getByTestId('user-' + ADA);
     await row.filter({ hasText: '8:acs:' }).waitFor();
     // One click on a user's row mints a token for them.
-    await page.getByTestId('mint-for-ada').click();
+    await page.getByTestId('mint-for-' + ADA).click();
     await page.getByTestId('token-value').filter({ hasNotText: ada }).waitFor();
   }],
 
   ['Devices and pushes: a device registered through the API gets the push of an IncomingCall delivered from the console', async () => {
-    await app('PUT', '/api/devices/ada-phone', ada, { provider: 'fcm', handle: 'ada-fcm-registration' }, 201);
+    await app('PUT', '/api/devices/' + PHONE, ada, { provider: 'fcm', handle: 'ada-fcm-registration' + sfx }, 201);
     await open('devices');
-    await page.getByTestId('device-ada-phone').waitFor();
+    await page.getByTestId('device-' + PHONE).waitFor();
     // A second device registered from the console: a webhook on the push emulators.
-    await page.getByTestId('register-as').selectOption('ada');
-    await page.getByTestId('register-id').fill('ada-hook');
+    await page.getByTestId('register-as').selectOption(ADA);
+    await page.getByTestId('register-id').fill(HOOK);
     await page.getByTestId('register-provider').selectOption('webhook');
     await page.getByTestId('register').click();
-    await page.getByTestId('device-ada-hook').waitFor();
-    await page.getByTestId('ring-to').selectOption('ada');
+    await page.getByTestId('device-' + HOOK).waitFor();
+    await page.getByTestId('ring-to').selectOption(ADA);
     await page.getByTestId('ring').click();
-    for (const device of ['ada-phone', 'ada-hook']) {
+    for (const device of [PHONE, HOOK]) {
       const push = page.getByTestId('push').filter({ hasText: device }).filter({ hasText: 'incomingCall' });
       await push.first().waitFor();
       const body = await push.first().getByTestId('push-body').textContent();
@@ -111,59 +121,59 @@ const tests = [
   }],
 
   ['Calls: create a call, play ACS events, watch the roster change', async () => {
-    const ben = await token('ben', 'Ben Example');
+    const ben = await token(BEN, 'Ben Example');
     await app('POST', '/api/token', ben, null, 200);
-    await app('PUT', '/api/contacts/ben', ada, null, 200);
-    await app('PUT', '/api/contacts/ada', ben, null, 200);
+    await app('PUT', '/api/contacts/' + BEN, ada, null, 200);
+    await app('PUT', '/api/contacts/' + ADA, ben, null, 200);
     await open('calls');
-    await page.getByTestId('call-as').selectOption('ada');
-    await page.getByTestId('call-invitees').fill('ben');
-    await page.locator('input[name="subject"]').fill('Console test');
+    await page.getByTestId('call-as').selectOption(ADA);
+    await page.getByTestId('call-invitees').fill(BEN);
+    await page.locator('input[name="subject"]').fill(SUBJECT);
     await page.getByTestId('create-call').click();
-    const card = page.locator('.card').filter({ hasText: 'Console test' });
+    const card = page.locator('.card').filter({ hasText: SUBJECT });
     await card.waitFor();
     const rows = card.getByTestId('roster-row');
     await card.getByTestId('ev-started').click();
     await card.getByTestId('call-state').filter({ hasText: 'active' }).waitFor();
-    await card.getByTestId('join-ada').click();
-    await rows.filter({ hasText: 'ada' }).filter({ hasText: 'joined' }).waitFor();
-    await card.getByTestId('join-ben').click();
-    await rows.filter({ hasText: 'ben' }).filter({ hasText: 'joined' }).waitFor();
+    await card.getByTestId('join-' + ADA).click();
+    await rows.filter({ hasText: ADA }).filter({ hasText: 'joined' }).waitFor();
+    await card.getByTestId('join-' + BEN).click();
+    await rows.filter({ hasText: BEN }).filter({ hasText: 'joined' }).waitFor();
     check(await rows.count() === 2, 'two joined, the roster has ' + await rows.count());
     await shot('calls');
-    await card.getByTestId('leave-ada').click();
-    await rows.filter({ hasText: 'ada' }).filter({ hasText: 'left' }).waitFor();
+    await card.getByTestId('leave-' + ADA).click();
+    await rows.filter({ hasText: ADA }).filter({ hasText: 'left' }).waitFor();
     await card.getByTestId('ev-ended').click();
     await card.getByTestId('call-state').filter({ hasText: 'ended' }).waitFor();
   }],
 
   ['Phone: a PSTN call to the bot number, a key pressed, the call transferred', async () => {
     const svc = await token('console-test-backend', '', 'Switchboard.Service');
-    await app('PUT', '/api/bots/front-desk', svc, {
-      displayName: 'Front desk', greeting: { text: 'Press 1 for Ada.' }, menu: { 1: { transfer: { userId: 'ada' } } },
-      phoneNumbers: ['+14255550177'],
+    await app('PUT', '/api/bots/' + BOT, svc, {
+      displayName: 'Front desk', greeting: { text: 'Press 1 for Ada.' }, menu: { 1: { transfer: { userId: ADA } } },
+      phoneNumbers: [BOT_NUMBER],
     }, 201);
     await open('phone');
-    await page.getByTestId('pstn-to').selectOption('+14255550177');
+    await page.getByTestId('pstn-to').selectOption(BOT_NUMBER);
     await page.getByTestId('pstn-from').fill('+14255550142');
     await page.getByTestId('pstn-call').click();
-    const conn = page.getByTestId('connection').filter({ hasText: '+14255550177' }).first();
+    const conn = page.getByTestId('connection').filter({ hasText: BOT_NUMBER }).first();
     await conn.filter({ hasText: 'waiting for keys' }).waitFor();
     await conn.getByTestId('key-1').click();
     await conn.getByTestId('transfers').waitFor();
     // Ada's phone rings: the transfer is an IncomingCall to her.
     await open('devices');
-    await page.getByTestId('push').filter({ hasText: 'ada-phone' }).nth(1).waitFor();
+    await page.getByTestId('push').filter({ hasText: PHONE }).nth(1).waitFor();
   }],
 
   ['Phone: the text sent to an SMS guest, and a reply texted back', async () => {
     const call = await app('POST', '/api/calls', ada, { kind: 'room', subject: 'Guest test' }, 201);
-    await app('POST', `/api/calls/${call.id}/guests`, ada, { phoneNumber: '+14255550166', displayName: 'Gus' }, 201);
+    await app('POST', `/api/calls/${call.id}/guests`, ada, { phoneNumber: GUEST, displayName: 'Gus' }, 201);
     await open('phone');
-    const conv = page.getByTestId('conversation-+14255550166');
+    const conv = page.getByTestId('conversation-' + GUEST);
     await conv.getByTestId('text-out').filter({ hasText: 'join' }).waitFor();
-    await conv.getByTestId('reply-+14255550166').fill('On my way');
-    await conv.getByTestId('send-+14255550166').click();
+    await conv.getByTestId('reply-' + GUEST).fill('On my way');
+    await conv.getByTestId('send-' + GUEST).click();
     await conv.getByTestId('text-in').filter({ hasText: 'On my way' }).waitFor();
     await shot('phone');
   }],
@@ -184,9 +194,9 @@ const tests = [
     await shot('events');
     // The Users tab once everyone is there: ada, ben (mutual contacts), the bot's back end.
     await open('users');
-    await page.getByTestId('user-ben').filter({ hasText: 'mutual' }).waitFor();
-    await page.getByTestId('mint-for-ben').click();
-    await page.getByTestId('token-result').filter({ hasText: 'ben' }).waitFor();
+    await page.getByTestId('user-' + BEN).filter({ hasText: 'mutual' }).waitFor();
+    await page.getByTestId('mint-for-' + BEN).click();
+    await page.getByTestId('token-result').filter({ hasText: BEN }).waitFor();
     await shot('users');
   }],
 ];
