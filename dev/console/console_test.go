@@ -223,3 +223,19 @@ func tail(s string, n int) string {
 	}
 	return s[len(s)-n:]
 }
+
+func TestPhoneTabOnlyWithItsCapabilities(t *testing.T) {
+	status, b := consoleAPI(t, "GET", "/console/api/overview", nil)
+	var o Overview
+	if status != 200 || json.Unmarshal(b, &o) != nil || !o.Capabilities["bots"] || !o.Capabilities["sms"] || !o.Journal {
+		t.Fatalf("the test stack has bots, SMS and a journal: %d %s", status, b)
+	}
+	bare := &Server{st: st, env: map[string]string{}}
+	v, err := bare.overview(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps := v.(Overview).Capabilities; caps["bots"] || caps["sms"] {
+		t.Errorf("without ACS_PSTN_CALLER_ID and ACS_SMS_FROM the Phone tab's capabilities are off: %v", caps)
+	}
+}
