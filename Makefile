@@ -4,7 +4,7 @@ GO       ?= go
 NPM      ?= npm
 DEV_DEPS := dev/node_modules/.package-lock.json
 
-.PHONY: all deps coturn build run test check fmt-check vet unit bench package clean
+.PHONY: all deps coturn chromium build run test check fmt-check vet unit bench package clean
 
 all: build
 
@@ -25,13 +25,22 @@ coturn:
 		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends coturn; \
 	}
 
+# chromium (Debian's package) is the browser the console's tests drive with
+# playwright-core; install it only when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "chromium is missing: installing Debian's chromium"; \
+		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends chromium; \
+	}
+
 build:
 	$(GO) build -o bin/handler ./handler
 
 run: deps
 	$(GO) run ./dev/cmd/devstack
 
-test: deps coturn fmt-check vet unit
+test: deps coturn chromium fmt-check vet unit
 
 fmt-check:
 	@out=$$(find . -name '*.go' -not -path './dev/node_modules/*' -not -path './.git/*' | xargs gofmt -l); \

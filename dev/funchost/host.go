@@ -46,6 +46,11 @@ type Options struct {
 	EventEncoding TriggerEncoding
 	// Limits are the public side's connection limits (default Kestrel's).
 	Limits FrontEndLimits
+	// JournalSize, when positive, keeps the last JournalSize requests the
+	// public side passed on, for the developer console (see Journal). With
+	// a journal, answers other than server-sent events are sent when the
+	// invocation ends rather than streamed, so that they are journaled first.
+	JournalSize int
 }
 
 // TriggerEncoding is how a trigger value is placed in an invocation's Data.
@@ -87,6 +92,8 @@ type Host struct {
 	forward *http.Transport
 	invoke  *http.Client
 
+	journal *journal
+
 	timerMu   sync.Mutex
 	lastTimer map[string]time.Time
 
@@ -125,6 +132,7 @@ func Start(ctx context.Context, app *App, opts Options) (*Host, error) {
 		routes:     buildRoutes(app),
 		exited:     make(chan struct{}),
 		lastTimer:  map[string]time.Time{},
+		journal:    newJournal(opts.JournalSize),
 		forward: &http.Transport{
 			// The request goes as the client sent it: no added Accept-Encoding, no transparent gunzip.
 			DisableCompression:  true,

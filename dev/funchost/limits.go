@@ -59,6 +59,8 @@ type minRateBody struct {
 	// deadline is the read deadline in force (UnixNano), 0 when none; read
 	// from other goroutines, as the transport reads the body in its own.
 	deadline atomic.Int64
+	// capture, when set, keeps the body's first bytes for the journal.
+	capture *capBuf
 }
 
 func (b *minRateBody) Read(p []byte) (int, error) {
@@ -71,6 +73,9 @@ func (b *minRateBody) Read(p []byte) (int, error) {
 	_ = b.rc.SetReadDeadline(d)
 	n, err := b.body.Read(p)
 	b.n += int64(n)
+	if b.capture != nil && n > 0 {
+		_, _ = b.capture.Write(p[:n])
+	}
 	if err == io.EOF {
 		// The whole body is in: lift the deadline, so a long (streamed) answer is not cut.
 		b.deadline.Store(0)

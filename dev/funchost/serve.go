@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -73,7 +74,15 @@ func (h *Host) lookup(method, escapedPath string) (*Function, map[string]string)
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := &minRateBody{body: r.Body, rc: http.NewResponseController(w), limits: h.opts.Limits.withDefaults()}
 	r.Body = body
-	h.serve(w, r)
+	if h.journal == nil {
+		h.serve(w, r)
+		return
+	}
+	start := time.Now()
+	body.capture = &capBuf{}
+	rec := &recorder{ResponseWriter: w}
+	h.serve(rec, r)
+	h.record(r, start, body.capture, rec)
 }
 
 func (h *Host) serve(w http.ResponseWriter, r *http.Request) {

@@ -82,7 +82,13 @@ type Options struct {
 	// as Event Grid would (`make run`); otherwise they wait for
 	// ACS.DeliverSMSEvents (tests, deterministic).
 	SMSEventsAuto bool
+	// Journal keeps the last JournalSize requests the host stand-in passed
+	// to the handler (Host.Journal), for the developer console.
+	Journal bool
 }
+
+// JournalSize is how many requests the host keeps when Options.Journal is set.
+const JournalSize = 500
 
 // Stack is a running local stack.
 type Stack struct {
@@ -106,6 +112,7 @@ type Stack struct {
 	// CAFile trusts every local TLS emulator (SSL_CERT_FILE; NODE_EXTRA_CA_CERTS for Node).
 	CAFile string
 
+	journal bool
 	closers []func() error
 }
 
@@ -253,13 +260,18 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if errOut == nil {
 		errOut = io.Discard
 	}
-	s.Host, err = funchost.Start(ctx, app, funchost.Options{
+	hostOpts := funchost.Options{
 		Env:          s.Env,
 		Stdout:       out,
 		Stderr:       errOut,
 		ListenAddr:   addr(hostPort),
 		ReadyTimeout: 30 * time.Second,
-	})
+	}
+	if opts.Journal {
+		hostOpts.JournalSize = JournalSize
+		s.journal = true
+	}
+	s.Host, err = funchost.Start(ctx, app, hostOpts)
 	if err != nil {
 		return nil, fmt.Errorf("functions host stand-in: %w", err)
 	}
@@ -276,6 +288,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 // URL is the function app's base URL (as a client app would call it).
 func (s *Stack) URL() string { return s.Host.URL() }
+
+// JournalOn reports whether the host keeps a journal (Options.Journal).
+func (s *Stack) JournalOn() bool { return s.journal }
 
 // Token mints a development bearer token for an app user.
 func (s *Stack) Token(userID, name string) (string, error) {

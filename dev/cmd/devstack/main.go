@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"switchboard/dev/acsemu"
+	"switchboard/dev/console"
 	"switchboard/dev/stack"
 	"switchboard/dev/turnserver"
 )
@@ -65,9 +66,19 @@ func run() error {
 		ACSAccessKey: stack.DevAccessKey,
 		Stdout:       logs,
 		Stderr:       logs,
+		// The console's Events tab reads what the host passed to the handler.
+		Journal: true,
 	})
 	if err != nil {
 		return err
+	}
+	consoleURL := "off"
+	if con, err := startConsole(st); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack: the console did not start:", err)
+		consoleURL = "off (" + err.Error() + ")"
+	} else {
+		defer con.Close()
+		consoleURL = con.URL()
 	}
 	defer func() {
 		fmt.Println("\nStopping...")
@@ -87,7 +98,8 @@ func run() error {
 	base := st.URL()
 	fmt.Printf(`
 Switchboard is running.
-  function app   %s/api/...
+  console        %s   <- open this in a browser
+  function app   %s/api/...  (OpenAPI: %s/api/openapi.json)
   OIDC issuer    %s  (mint more: %s/token?sub=carol&name=Carol; add &role=Switchboard.Dial to dial +1425555 numbers)
   ACS emulator   %s
   Azurite        %s
@@ -102,7 +114,7 @@ Bearer tokens (valid 1 hour):
   export ALICE=%s
   export BOB=%s
 
-`, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(),
+`, consoleURL, base, base, st.Issuer.URL(), st.Issuer.URL(), st.ACS.Endpoint(), st.Azurite.TableEndpoint(),
 		strings.TrimPrefix(strings.Split(st.Push.ConnectionString(), ";")[0], "Endpoint="), st.Push.DeliveriesURL(), turnSummary(turn),
 		st.Entra.AuthorityHost(), st.Graph.Endpoint(), st.TeamsOrganizer, st.CAFile, alice, bob)
 
@@ -156,8 +168,11 @@ Bearer tokens (valid 1 hour):
   curl -s -X POST %[1]s/api/calls -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' -d '{"kind":"teams","invitees":["bob"],"subject":"1:1"}'
   curl -sk %[2]s    # every push the emulators received
 
+The console, to see all of it and act as the clouds would (tokens, pushes, calls, phone, events):
+  %[3]s
+
 Press Ctrl-C to stop.
-`, base, st.Push.DeliveriesURL())
+`, base, st.Push.DeliveriesURL(), consoleURL)
 	select {
 	case <-ctx.Done():
 	case <-st.Host.Exited():
@@ -483,6 +498,13 @@ func turnSummary(ts *turnserver.Server) string {
 	}
 	lo, hi := ts.RelayRange()
 	return fmt.Sprintf("coturn on %s, realm %s, relay ports %d-%d", ts.Addr(), ts.Realm(), lo, hi)
+}
+
+// startConsole serves the developer console on 127.0.0.1:7700, or on a
+// random port when that one is busy.
+func startConsole(st *stack.Stack) (*console.Server, error) {
+	port := preferPort(console.DefaultPort)
+	return console.Start(st, "127.0.0.1:"+strconv.Itoa(port))
 }
 
 // preferPort returns port if it is free now, else 0 (a random port).

@@ -1,0 +1,224 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"switchboard/dev/acsemu"
+)
+
+// Bot is a bot of the bots table.
+type Bot struct {
+	ID           string         `json:"id"`
+	DisplayName  string         `json:"displayName,omitempty"`
+	ACSUserID    string         `json:"acsUserId,omitempty"`
+	State        string         `json:"state"`
+	PhoneNumbers []string       `json:"phoneNumbers"`
+	Config       map[string]any `json:"config"`
+}
+
+// Connection is a call the ACS emulator holds (Call Automation: bots'
+// calls, dial-outs, transfers), with the callbacks it posted.
+type Connection struct {
+	acsemu.CallState
+	Callbacks []acsemu.Delivery `json:"Callbacks"`
+	// Names are the app users (or bots) behind the raw ids it names.
+	Names map[string]string `json:"Names"`
+}
+
+// Conversation is the texts between the app's number and one phone.
+type Conversation struct {
+	Phone    string `json:"phone"`
+	AppPhone string `json:"appPhone"`
+	Texts    []Text `json:"texts"`
+}
+
+// Text is one SMS: out (the app texted the guest) or in (the guest texted back).
+type Text struct {
+	Direction string    `json:"direction"`
+	MessageID string    `json:"messageId"`
+	Message   string    `json:"message"`
+	At        time.Time `json:"at"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// PhoneView is the Phone tab.
+type PhoneView struct {
+	Bots          []Bot          `json:"bots"`
+	Connections   []Connection   `json:"connections"`
+	Conversations []Conversation `json:"conversations"`
+	PSTNCallerID  string         `json:"pstnCallerId,omitempty"`
+	SMSFrom       string         `json:"smsFrom,omitempty"`
+}
+
+func (s *Server) phone(r *http.Request) (any, error) {
+	view := PhoneView{Bots: []Bot{}, Connections: []Connection{}, Conversations: []Conversation{},
+		PSTNCallerID: s.env["ACS_PSTN_CALLER_ID"], SMSFrom: s.env["ACS_SMS_FROM"]}
+	rows, err := s.scan(r.Context(), "bots")
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range rows {
+		if row.RK != "bot" {
+			continue
+		}
+		b := Bot{ID: row.PK, ACSUserID: row.str("acsUserId"), State: row.str("state"), PhoneNumbers: []string{}}
+		_ = json.Unmarshal([]byte(row.str("config")), &b.Config)
+		if b.Config == nil {
+			b.Config = map[string]any{}
+		}
+		b.DisplayName, _ = b.Config["displayName"].(string)
+		if nums, ok := b.Config["phoneNumbers"].([]any); ok {
+			for _, n := range nums {
+				if s, ok := n.(string); ok {
+					b.PhoneNumbers = append(b.PhoneNumbers, s)
+				}
+			}
+		}
+		view.Bots = append(view.Bots, b)
+	}
+	sort.Slice(view.Bots, func(i, j int) bool { return view.Bots[i].ID < view.Bots[j].ID })
+	byACS, _, err := s.userDirectory(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for id, u := range byACS {
+		names[id] = u.UserID
+	}
+	for _, b := range view.Bots {
+		if b.ACSUserID != "" {
+			names[b.ACSUserID] = "bot " + b.ID
+		}
+	}
+	calls := s.st.ACS.Calls()
+	for i := len(calls) - 1; i >= 0; i-- {
+		c := Connection{CallState: calls[i], Callbacks: s.st.ACS.Callbacks(calls[i].ID), Names: map[string]string{}}
+		for _, id := range append(append(append([]string{c.Source}, c.Targets...), c.Participants...), c.Transfers...) {
+			if n, ok := names[id]; ok {
+				c.Names[id] = n
+			}
+		}
+		view.Connections = append(view.Connections, c)
+	}
+	convs := map[string]*Conversation{}
+	conv := func(phone, app string) *Conversation {
+		if c := convs[phone]; c != nil {
+			return c
+		}
+		c := &Conversation{Phone: phone, AppPhone: app, Texts: []Text{}}
+		convs[phone] = c
+		return c
+	}
+	for _, m := range s.st.ACS.SMSMessages() {
+		c := conv(m.To, m.From)
+		c.Texts = append(c.Texts, Text{Direction: "out", MessageID: m.ID, Message: m.Message, At: m.At})
+	}
+	s.mu.Lock()
+	for _, m := range s.inbound {
+		c := conv(m.From, m.To)
+		c.Texts = append(c.Texts, Text{Direction: "in", MessageID: m.MessageID, Message: m.Message, At: m.At, Error: m.Error})
+	}
+	s.mu.Unlock()
+	for _, c := range convs {
+		sort.SliceStable(c.Texts, func(i, j int) bool { return c.Texts[i].At.Before(c.Texts[j].At) })
+		view.Conversations = append(view.Conversations, *c)
+	}
+	last := func(c Conversation) time.Time { return c.Texts[len(c.Texts)-1].At }
+	sort.Slice(view.Conversations, func(i, j int) bool { return last(view.Conversations[i]).After(last(view.Conversations[j])) })
+	return view, nil
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// PSTNCallRequest is the body of POST /console/api/phone/call: a phone
+// dials a number of the ACS resource (a bot's).
+type PSTNCallRequest struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+func (s *Server) placePSTNCall(r *http.Request) (any, error) {
+	var req PSTNCallRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if !e164.MatchString(req.From) || !e164.MatchString(req.To) {
+		return nil, badRequest("from and to must be E.164 numbers (+14255550142)")
+	}
+	in, err := s.st.ACS.RingApplication(r.Context(), "4:"+req.From, "4:"+req.To, "")
+	if err != nil {
+		return nil, &apiError{http.StatusBadGateway, "IncomingCall not delivered: " + err.Error()}
+	}
+	return in, nil
+}
+
+// KeysRequest is the body of POST /console/api/phone/connections/{id}/keys.
+type KeysRequest struct {
+	Keys string `json:"keys"`
+}
+
+func (s *Server) connectionAction(r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	var err error
+	switch r.PathValue("action") {
+	case "keys":
+		var req KeysRequest
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		err = s.st.ACS.PressKeys(id, req.Keys)
+	case "silence":
+		err = s.st.ACS.Silence(id)
+	case "hangup":
+		err = s.st.ACS.DisconnectCall(id)
+	default:
+		return nil, &apiError{http.StatusNotFound, "actions are keys, silence and hangup"}
+	}
+	if err != nil {
+		return nil, &apiError{http.StatusConflict, err.Error()}
+	}
+	c, _ := s.st.ACS.Call(id)
+	return c, nil
+}
+
+// TextBackRequest is the body of POST /console/api/phone/sms: the guest at
+// From texts To (the app's number; default ACS_SMS_FROM).
+type TextBackRequest struct {
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Message string `json:"message"`
+}
+
+func (s *Server) textBack(r *http.Request) (any, error) {
+	var req TextBackRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.To == "" {
+		req.To = s.env["ACS_SMS_FROM"]
+	}
+	if !e164.MatchString(req.From) || !e164.MatchString(req.To) || strings.TrimSpace(req.Message) == "" {
+		return nil, badRequest("from and to must be E.164 numbers and message not empty")
+	}
+	in := inboundText{From: req.From, To: req.To, Message: req.Message, At: time.Now()}
+	id, err := s.st.ACS.ReceiveSMS(r.Context(), req.From, req.To, req.Message)
+	in.MessageID = id
+	if err != nil {
+		in.Error = err.Error()
+	}
+	s.mu.Lock()
+	s.inbound = append(s.inbound, in)
+	if len(s.inbound) > 500 {
+		s.inbound = s.inbound[len(s.inbound)-500:]
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, &apiError{http.StatusBadGateway, "SMSReceived not delivered: " + err.Error()}
+	}
+	return in, nil
+}

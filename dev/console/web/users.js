@@ -1,0 +1,66 @@
+// Users: app users with their ACS ids, contacts and spaces; a token for anyone.
+import { h, api, badge, stateBadge, json, empty, table, field, action, copy, options, short } from './ui.js';
+
+export function usersTab(ctx) {
+  const fa = ctx.overview.functionApp;
+  const userId = h('input', { name: 'userId', placeholder: 'carol', required: true, testid: 'mint-user', size: 14 });
+  const name = h('input', { name: 'name', placeholder: 'Carol Example', size: 16 });
+  const role = h('select', { name: 'role' }, options([['', 'no role'], ['Switchboard.Dial', 'Switchboard.Dial (dial phones)'], ['Switchboard.Service', 'Switchboard.Service (a back end)']], ''));
+  const result = h('div', { class: 'stack', testid: 'token-result' });
+
+  async function mint(id, displayName, r = '') {
+    const t = await api('token', { userId: id, name: displayName || '', role: r });
+    const curl = t.curl;
+    const first = `curl -s -X POST ${fa}/api/token -H 'Authorization: Bearer ${t.token}'`;
+    result.replaceChildren(
+      h('div', {}, h('strong', {}, 'Bearer token for ', h('code', {}, id)), ' ', h('span', { class: 'muted' }, 'valid until ' + new Date(t.expiresAt).toLocaleTimeString())),
+      h('div', { class: 'token', testid: 'token-value' }, t.token),
+      h('div', { class: 'row' },
+        h('button', { class: 'btn small', onclick: () => copy(t.token, 'Token copied') }, 'Copy token'),
+        h('button', { class: 'btn small', testid: 'copy-curl', onclick: () => copy(curl, 'curl command copied') }, 'Copy as curl'),
+        h('button', { class: 'btn small', onclick: () => copy(first, 'curl command copied') }, 'Copy curl for POST /api/token'),
+        h('button', { class: 'btn small', onclick: () => copy(t.export, 'export line copied') }, 'Copy export TOKEN=…')),
+      h('pre', { class: 'token', testid: 'token-curl' }, curl),
+    );
+    return t;
+  }
+
+  const form = h('form', { onsubmit: action(() => mint(userId.value.trim(), name.value.trim(), role.value)) },
+    field('user id (sub)', userId), field('display name', name), field('role', role),
+    h('button', { class: 'btn primary', type: 'submit', testid: 'mint' }, 'Mint token'));
+
+  const users = h('div');
+  const spaces = h('div');
+  const el = h('section', { class: 'grid' },
+    h('div', {},
+      h('div', { class: 'panel' }, h('h2', {}, 'Mint a bearer token ', h('span', { class: 'muted' }, 'as the OIDC issuer would, for any user id')), form, h('div', { class: 'answer' }, result)),
+      h('div', { class: 'panel' }, h('h2', {}, 'Spaces'), spaces)),
+    h('div', { class: 'panel' }, h('h2', {}, 'App users ', h('span', { class: 'muted' }, 'from Azurite: users, contacts, blocks, spaces, devices')), users));
+
+  return {
+    id: 'users', title: 'Users', el,
+    load: () => api('users'),
+    render(d) {
+      users.replaceChildren(d.users.length === 0
+        ? empty('No users yet. A user appears with their first ACS token: mint a bearer token on the left, then',
+            h('pre', {}, `curl -s -X POST ${fa}/api/token -H "Authorization: Bearer $TOKEN"`))
+        : table(['user', 'ACS id', 'contacts', 'spaces', 'devices', ''], d.users.map((u) => h('tr', { testid: 'user-' + u.userId },
+            h('td', {}, h('strong', {}, u.userId), h('div', { class: 'muted' }, u.displayName || ''), u.state !== 'active' ? stateBadge(u.state) : null),
+            h('td', {}, h('code', { title: u.acsUserId }, short(u.acsUserId, 26)), json('profile:' + u.userId, 'row', u.profile)),
+            h('td', {}, u.contacts.length ? u.contacts.map((c) => h('div', {}, c.userId, ' ', stateBadge(c.state))) : h('span', { class: 'muted' }, 'none'),
+              u.blocks.map((b) => h('div', {}, b, ' ', badge('blocked', 'bad')))),
+            h('td', {}, u.spaces.length ? u.spaces.map((s) => h('div', {}, s.name || s.spaceId, ' ', badge(s.role), stateBadge(s.state))) : h('span', { class: 'muted' }, 'none')),
+            h('td', {}, String(u.devices)),
+            h('td', {}, h('button', { class: 'btn small', testid: 'mint-for-' + u.userId, onclick: action(async () => {
+              const t = await mint(u.userId, u.displayName);
+              await copy(t.curl, 'curl command for ' + u.userId + ' copied');
+            }) }, 'Mint token'))))));
+      spaces.replaceChildren(d.spaces.length === 0
+        ? empty('No spaces yet: ', h('pre', {}, `curl -s -X POST ${fa}/api/spaces -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"name":"Design team"}'`))
+        : h('div', {}, d.spaces.map((s) => h('div', { class: 'card' },
+            h('div', { class: 'head' }, h('span', { class: 'title' }, s.name), h('code', { class: 'muted' }, s.id), s.groupCallId ? badge('call set', 'info') : null),
+            h('div', {}, s.members.map((m) => h('div', {}, m.userId, ' ', badge(m.role), stateBadge(m.state)))),
+            json('space:' + s.id, 'row', s.row)))));
+    },
+  };
+}
