@@ -7,10 +7,6 @@ package calls
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,6 +24,7 @@ import (
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/publish"
 	"switchboard/handler/internal/push"
+	"switchboard/handler/internal/secret"
 	"switchboard/handler/internal/store"
 )
 
@@ -625,16 +622,11 @@ func (s *Service) endCall(ctx context.Context, id, reason string) {
 	}
 }
 
-func newSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+// newSecret is a callback secret: 256 random bits (43 characters).
+func newSecret() string { return secret.New(32) }
 
-func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
+// hashSecret is what a call row keeps of its secret.
+func hashSecret(s string) string { return secret.Hash(s) }
 
 // acsError maps an ACS failure to a problem the client can act on.
 func acsError(err error) error {

@@ -64,7 +64,7 @@ func (s *Service) deliveryReport(ctx context.Context, ev events.Event) error {
 		if g.MessageID != "" && g.MessageID != d.MessageID {
 			return false
 		}
-		g.MessageID, g.SMS, g.SMSReason, g.Pending = d.MessageID, state, reason, ""
+		g.MessageID, g.SMS, g.SMSReason = d.MessageID, state, reason
 		return true
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {

@@ -8,10 +8,7 @@ package guests
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,6 +26,7 @@ import (
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/push"
 	"switchboard/handler/internal/quota"
+	"switchboard/handler/internal/secret"
 	"switchboard/handler/internal/store"
 )
 
@@ -151,9 +149,40 @@ type guestRow struct {
 	SMS         string    `json:"sms"`
 	SMSReason   string    `json:"smsReason,omitempty"`
 	MessageID   string    `json:"messageId,omitempty"`
-	// Pending is the text while it is queued: it holds the join code, which
-	// is otherwise kept only hashed, and is cleared once ACS accepts it.
-	Pending string `json:"pending,omitempty"`
+	// EarlierHashes are the hashes of the codes of earlier sends of the
+	// text, newest first, comma-separated (at most maxCodes-1). Every send
+	// carries the same repeatability id, so ACS sends only the first one it
+	// accepts, and an accepted send whose answer we lost may be the one the
+	// guest got: each stays valid. No code is ever stored, only hashes.
+	EarlierHashes string `json:"earlierCodeHashes,omitempty"`
+}
+
+// maxCodes bounds the live codes of one guest (one per send of a queued
+// text). A send ACS accepted is answered "accepted" to every later one
+// (same repeatability id), which ends the retries, so the code texted is
+// among the newest; the oldest beyond the bound go.
+const maxCodes = 16
+
+// hashes are all of the guest's live code hashes, newest first.
+func (g guestRow) hashes() []string {
+	out := []string{}
+	if g.CodeHash != "" {
+		out = append(out, g.CodeHash)
+	}
+	if g.EarlierHashes != "" {
+		out = append(out, strings.Split(g.EarlierHashes, ",")...)
+	}
+	return out
+}
+
+// hasCode reports, in constant time per hash, whether hash is one of the
+// guest's live codes.
+func (g guestRow) hasCode(hash string) bool {
+	ok := 0
+	for _, h := range g.hashes() {
+		ok |= subtle.ConstantTimeCompare([]byte(h), []byte(hash))
+	}
+	return ok == 1
 }
 
 type codeEntry struct {
@@ -233,7 +262,7 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, callID
 	}
 	if g, ok := guests[phone]; ok {
 		if g.SMS == SMSQueued {
-			s.send(ctx, callID, g)
+			s.resend(ctx, callID, info.Creator, g)
 		}
 		c, err := s.calls.Get(ctx, actor, callID)
 		return c, false, err
@@ -255,7 +284,6 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, callID
 	code := newCode()
 	g := guestRow{Phone: phone, DisplayName: req.DisplayName, ACSUserID: created.ID, CodeHash: hashCode(code),
 		InvitedBy: actor, InvitedAt: s.now().UTC().Truncate(time.Second), SMS: SMSQueued}
-	g.Pending = s.message(ctx, info.Creator, req.DisplayName, code)
 	// The code and phone rows first: a guest row is only ever visible with them.
 	if _, err := s.table.Upsert(ctx, codePrefix+g.CodeHash, codeRow, codeEntry{CallID: callID, Phone: phone, CodeHash: g.CodeHash}); err != nil {
 		s.dropIdentity(ctx, created.ID)
@@ -275,7 +303,7 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, callID
 		}
 		return calls.Call{}, false, store.ProblemFor(err)
 	}
-	s.send(ctx, callID, g)
+	s.send(ctx, callID, g, s.message(ctx, info.Creator, g.DisplayName, code))
 	c, err := s.calls.Get(ctx, actor, callID)
 	return c, true, err
 }
@@ -306,18 +334,60 @@ func RequestID(callID, phone string) string {
 	return uuid.NewSHA1(smsNamespace, []byte(callID+"\n"+phone)).String()
 }
 
-// send texts a queued guest and records what ACS answered. A throttled or
-// unavailable ACS leaves the guest queued (housekeeping and a repeated
-// invitation send it again); the failure is logged, not returned.
-func (s *Service) send(ctx context.Context, callID string, g guestRow) {
-	if g.Pending == "" {
+// resend texts a queued guest again. The code of the earlier text was not
+// kept, so it mints a new one, stores its hash (keeping the earlier ones:
+// one of them may be what ACS sent) before the text leaves, then sends with
+// the same repeatability id: ACS sends this text only if it sent none yet.
+func (s *Service) resend(ctx context.Context, callID, creator string, g guestRow) {
+	log := httpapi.Logger(ctx).With("callId", callID)
+	code := newCode()
+	hash := hashCode(code)
+	if _, err := s.table.Upsert(ctx, codePrefix+hash, codeRow, codeEntry{CallID: callID, Phone: g.Phone, CodeHash: hash}); err != nil {
+		log.Warn("text not sent again: could not store its code", "err", err)
 		return
 	}
+	var dropped []string
+	queued := false
+	err := s.update(ctx, callID, g.Phone, func(r *guestRow) bool {
+		queued, dropped = r.SMS == SMSQueued, nil
+		if !queued {
+			return false // sent meanwhile
+		}
+		earlier := r.hashes()
+		if n := maxCodes - 1; len(earlier) > n {
+			earlier, dropped = earlier[:n], earlier[n:]
+		}
+		r.CodeHash, r.EarlierHashes = hash, strings.Join(earlier, ",")
+		g = *r
+		return true
+	})
+	if err != nil || !queued {
+		dropped = nil
+		_ = s.table.Delete(ctx, codePrefix+hash, codeRow, "")
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			log.Warn("text not sent again: could not record its code", "err", err)
+		}
+		return
+	}
+	for _, h := range dropped {
+		if err := s.table.Delete(ctx, codePrefix+h, codeRow, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+			log.Warn("could not delete an old join code", "err", err)
+		}
+	}
+	s.send(ctx, callID, g, s.message(ctx, creator, g.DisplayName, code))
+}
+
+// send texts a queued guest (text holds a code whose hash the guest row
+// has) and records what ACS answered. A throttled or unavailable ACS leaves
+// the guest queued (housekeeping and a repeated invitation send it again,
+// with a new code: the text is not stored); the failure is logged, not
+// returned.
+func (s *Service) send(ctx context.Context, callID string, g guestRow, text string) {
 	log := httpapi.Logger(ctx).With("callId", callID)
 	res, err := s.sms.Send(ctx, acs.SendSMSOptions{
 		From:                 s.cfg.From,
 		Recipients:           []acs.SMSRecipient{{To: g.Phone, RepeatabilityRequestID: RequestID(callID, g.Phone), RepeatabilityFirstSent: g.InvitedAt}},
-		Message:              g.Pending,
+		Message:              text,
 		EnableDeliveryReport: true,
 		Tag:                  callPrefix + callID,
 	})
@@ -349,7 +419,7 @@ func (s *Service) setSMS(ctx context.Context, callID, phone, messageID, state, r
 			return false // a report about another text
 		}
 		if state == SMSSent && (g.SMS == SMSDelivered || g.SMS == SMSFailed) {
-			g.Pending = "" // the report came first
+			// the report came first
 			if g.MessageID == "" {
 				g.MessageID = messageID
 			}
@@ -359,9 +429,6 @@ func (s *Service) setSMS(ctx context.Context, callID, phone, messageID, state, r
 			g.MessageID = messageID
 		}
 		g.SMS, g.SMSReason = state, reason
-		if state != SMSQueued {
-			g.Pending = ""
-		}
 		return true
 	})
 	if err != nil {
@@ -445,16 +512,10 @@ func (s *Service) dropIdentity(ctx context.Context, id string) {
 }
 
 // newCode is a join code: 128 random bits, base64url (22 characters).
-func newCode() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func newCode() string { return secret.New(16) }
 
-func hashCode(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
-}
+// hashCode is what the rows keep of a join code.
+func hashCode(code string) string { return secret.Hash(code) }
 
 func callEnded() *httpapi.Problem {
 	return httpapi.NewProblem(http.StatusGone, CodeCallEnded, "the call has ended")

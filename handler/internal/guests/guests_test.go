@@ -3,8 +3,10 @@ package guests
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -559,4 +561,220 @@ func FuzzSMSEventData(f *testing.F) {
 		}
 		_ = keyword(d.Message)
 	})
+}
+
+// recorder wraps the SMS client: it keeps every text asked for, sent or
+// not, and can lose the answer to the first send ACS accepts (the text
+// went out; we hear a timeout).
+type recorder struct {
+	next     Sender
+	mu       sync.Mutex
+	texts    []string
+	loseNext bool
+}
+
+func (r *recorder) Send(ctx context.Context, opts acs.SendSMSOptions) ([]acs.SMSResult, error) {
+	r.mu.Lock()
+	r.texts = append(r.texts, opts.Message)
+	r.mu.Unlock()
+	res, err := r.next.Send(ctx, opts)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loseNext && err == nil && res[0].Successful {
+		r.loseNext = false
+		return nil, fmt.Errorf("reading the answer: %w", context.DeadlineExceeded)
+	}
+	return res, err
+}
+
+func (r *recorder) codes(t *testing.T) []string {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := []string{}
+	for _, m := range r.texts {
+		c := codeInText.FindStringSubmatch(m)
+		if c == nil {
+			t.Fatalf("text %q holds no join code", m)
+		}
+		out = append(out, c[1])
+	}
+	return out
+}
+
+func (f *fixture) record() *recorder {
+	r := &recorder{next: f.s.sms}
+	f.s.sms = r
+	return r
+}
+
+// codeShaped are the runs of code characters in stored text.
+var codeShaped = regexp.MustCompile(`[A-Za-z0-9_-]+`)
+
+var sourceSeq atomic.Int32
+
+// noCodeAtRest checks every entity of the guests table: none holds any of
+// the codes texted or tried, and no code-shaped string in it is accepted by
+// the exchange.
+func (f *fixture) noCodeAtRest(t *testing.T, codes []string) {
+	t.Helper()
+	var values []string
+	var collect func(v any)
+	collect = func(v any) {
+		switch x := v.(type) {
+		case string:
+			values = append(values, x)
+		case map[string]any:
+			for k, e := range x {
+				values = append(values, k)
+				collect(e)
+			}
+		case []any:
+			for _, e := range x {
+				collect(e)
+			}
+		}
+	}
+	rows := 0
+	err := f.s.table.Scan(t.Context(), func(pk, rk string, decode func(any) error) error {
+		var m map[string]any
+		if err := decode(&m); err != nil {
+			return err
+		}
+		rows++
+		values = append(values, pk, rk)
+		collect(m)
+		return nil
+	})
+	if err != nil || rows == 0 {
+		t.Fatalf("scan: %d rows, %v", rows, err)
+	}
+	for _, v := range values {
+		for _, c := range codes {
+			if strings.Contains(v, c) {
+				t.Fatalf("the join code %s is stored: %q", c, v)
+			}
+		}
+		for _, run := range codeShaped.FindAllString(v, -1) {
+			if len(run) != 22 {
+				continue
+			}
+			source := fmt.Sprintf("198.51.100.%d", sourceSeq.Add(1)%250)
+			if _, err := f.s.Exchange(t.Context(), source, run); err == nil {
+				t.Fatalf("the stored %q is a join code the exchange accepts", run)
+			}
+		}
+	}
+}
+
+func (f *fixture) guest(t *testing.T, callID, phone string) guestRow {
+	t.Helper()
+	var g guestRow
+	if _, err := f.s.table.Get(t.Context(), callPrefix+callID, phone, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// A text ACS throttles is queued without its body: no code is at rest,
+// and the retry texts a new code that works.
+func TestQueuedTextKeepsNoCodeAtRest(t *testing.T) {
+	f := setup(t, nil)
+	rec := f.record()
+	room := f.call(t, calls.KindRoom)
+	f.emu.SetSMSRateLimit(1)
+	f.invite(t, room, dana) // spends the minute's one message
+	f.invite(t, room, erin)
+	if g := f.guest(t, room, erin); g.SMS != SMSQueued {
+		t.Fatalf("erin: sms %q, want queued", g.SMS)
+	}
+	f.noCodeAtRest(t, rec.codes(t))
+	// A repeated invitation while ACS still throttles: queued, still no code at rest.
+	f.invite(t, room, erin)
+	if g := f.guest(t, room, erin); g.SMS != SMSQueued || len(g.hashes()) != 2 {
+		t.Fatalf("erin after a second throttled send: sms %q, %d live codes; want queued, 2", g.SMS, len(g.hashes()))
+	}
+	f.noCodeAtRest(t, rec.codes(t))
+
+	f.emu.SetSMSRateLimit(0)
+	if _, resent, err := f.s.Sweep(t.Context()); err != nil || resent != 1 {
+		t.Fatalf("sweep: resent %d, %v", resent, err)
+	}
+	if n := len(f.emu.SMSMessagesTo(erin)); n != 1 {
+		t.Fatalf("%d texts to erin, want 1", n)
+	}
+	g := f.guest(t, room, erin)
+	tok, err := f.s.Exchange(t.Context(), "192.0.2.7", f.codeOf(t, erin))
+	if err != nil || tok.ACSUserID != g.ACSUserID || g.SMS != SMSSent {
+		t.Fatalf("exchange of the texted code: %+v, %v (guest %+v)", tok, err, g)
+	}
+	f.noCodeAtRest(t, rec.codes(t))
+}
+
+// ACS accepts the first send but its answer is lost: the guest stays
+// queued, the retry (a new code, the same repeatability id) is answered
+// with the first result and sends nothing, and the code the guest did get
+// still works.
+func TestLostAnswerKeepsTheTextedCodeValid(t *testing.T) {
+	f := setup(t, nil)
+	rec := f.record()
+	rec.loseNext = true
+	room := f.call(t, calls.KindRoom)
+	f.invite(t, room, erin)
+	if g := f.guest(t, room, erin); g.SMS != SMSQueued || len(f.emu.SMSMessagesTo(erin)) != 1 {
+		t.Fatalf("erin: sms %q, %d texts; want queued (answer lost), 1 text", g.SMS, len(f.emu.SMSMessagesTo(erin)))
+	}
+	texted := f.codeOf(t, erin)
+	f.noCodeAtRest(t, rec.codes(t))
+	if _, resent, err := f.s.Sweep(t.Context()); err != nil || resent != 1 {
+		t.Fatalf("sweep: resent %d, %v", resent, err)
+	}
+	codes := rec.codes(t)
+	if len(codes) != 2 || codes[0] != texted || codes[1] == texted {
+		t.Fatalf("sends %v; want the texted code, then a new one", codes)
+	}
+	g := f.guest(t, room, erin)
+	if g.SMS != SMSSent || len(f.emu.SMSMessagesTo(erin)) != 1 || g.MessageID != f.emu.SMSMessagesTo(erin)[0].ID {
+		t.Fatalf("after the retry: guest %+v, texts %+v; want sent, the one text", g, f.emu.SMSMessagesTo(erin))
+	}
+	tok, err := f.s.Exchange(t.Context(), "192.0.2.8", texted)
+	if err != nil || tok.ACSUserID != g.ACSUserID {
+		t.Fatalf("exchange of the code erin got: %+v, %v", tok, err)
+	}
+	f.noCodeAtRest(t, codes)
+}
+
+// Retries of a text ACS keeps throttling keep at most maxCodes live codes
+// (the oldest code rows go); the sweep of the ended call deletes them all.
+func TestRetriedTextKeepsBoundedCodes(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	f.emu.SetSMSRateLimit(1)
+	f.invite(t, room, dana)
+	for range maxCodes + 3 {
+		f.invite(t, room, erin)
+	}
+	codeRows := func() int {
+		n := 0
+		err := f.s.table.Scan(t.Context(), func(pk, _ string, decode func(any) error) error {
+			var e codeEntry
+			if strings.HasPrefix(pk, codePrefix) && decode(&e) == nil && e.Phone == erin {
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if g := f.guest(t, room, erin); len(g.hashes()) != maxCodes || codeRows() != maxCodes || g.SMS != SMSQueued {
+		t.Fatalf("erin: sms %q, %d live codes, %d code rows; want queued, %d", g.SMS, len(g.hashes()), codeRows(), maxCodes)
+	}
+	if err := f.cls.End(t.Context(), "alice", room); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, _, err := f.s.Sweep(t.Context()); err != nil || deleted != 2 || codeRows() != 0 {
+		t.Fatalf("sweep: deleted %d, %v, %d code rows left", deleted, err, codeRows())
+	}
 }

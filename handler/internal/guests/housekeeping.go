@@ -13,8 +13,8 @@ import (
 
 // Sweep is the housekeeping pass: guests of calls that ended, expired or
 // no longer exist lose their ACS identity (which revokes their tokens) and
-// every row; texts still queued for live calls are sent again (with the same
-// repeatability id). It returns how many guests it deleted and resent.
+// every row; texts still queued for live calls are sent again (with a new
+// code and the same repeatability id). It returns how many guests it deleted and resent.
 func (s *Service) Sweep(ctx context.Context) (deleted, resent int, err error) {
 	byCall := map[string][]guestRow{}
 	err = s.table.Scan(ctx, func(pk, rk string, decode func(any) error) error {
@@ -50,7 +50,7 @@ func (s *Service) Sweep(ctx context.Context) (deleted, resent int, err error) {
 		}
 		for _, g := range guests {
 			if g.SMS == SMSQueued && s.Configured() {
-				s.send(ctx, callID, g)
+				s.resend(ctx, callID, info.Creator, g)
 				resent++
 			}
 		}
@@ -66,7 +66,12 @@ func (s *Service) deleteGuest(ctx context.Context, callID string, g guestRow) er
 			return err
 		}
 	}
-	for _, k := range [][2]string{{codePrefix + g.CodeHash, codeRow}, {phonePrefix + g.Phone, callPrefix + callID}, {callPrefix + callID, g.Phone}} {
+	keys := [][2]string{}
+	for _, h := range g.hashes() {
+		keys = append(keys, [2]string{codePrefix + h, codeRow})
+	}
+	keys = append(keys, [2]string{phonePrefix + g.Phone, callPrefix + callID}, [2]string{callPrefix + callID, g.Phone})
+	for _, k := range keys {
 		if err := s.table.Delete(ctx, k[0], k[1], ""); err != nil && !isNotFound(err) {
 			return err
 		}
