@@ -62,6 +62,7 @@ type smsState struct {
 	repeats  map[string]smsResult // repeatabilityRequestId -> first answer
 	windows  map[string]smsWindow // rate-limit key -> this minute's units
 	limit    int                  // 0: the per-type limits
+	throttle time.Duration        // > 0: every send answers 429 with this Retry-After
 	failTo   map[string]string    // number -> delivery failure reason
 	pending  [][]byte             // events not yet delivered
 	sink     EventSink
@@ -174,6 +175,12 @@ func (e *Emulator) sendSMS(w http.ResponseWriter, r *http.Request) {
 			units++
 		}
 	}
+	if d := e.sms.throttle; d > 0 {
+		e.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "the sender's rate limit is exceeded; retry after the delay in Retry-After")
+		return
+	}
 	win := e.sms.windows[key]
 	if now.Sub(win.start) >= time.Minute {
 		win = smsWindow{start: now.Truncate(time.Minute)}
@@ -261,6 +268,15 @@ func (e *Emulator) SetSMSRateLimit(perMinute int) {
 	defer e.mu.Unlock()
 	e.sms.limit = perMinute
 	e.sms.windows = map[string]smsWindow{}
+}
+
+// SetSMSThrottled makes every send answer 429 with Retry-After d (whole
+// seconds, rounded up), whatever the clock, until it is called with 0:
+// throttling without the minute windows' timing.
+func (e *Emulator) SetSMSThrottled(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sms.throttle = d
 }
 
 // FailSMSDeliveryTo makes later delivery reports for texts to number say

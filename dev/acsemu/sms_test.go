@@ -127,6 +127,22 @@ func TestSMSRateLimitPerSender(t *testing.T) {
 	}
 }
 
+func TestSMSThrottledUntilLifted(t *testing.T) {
+	e := start(t, Options{})
+	send := func() (int, http.Header) {
+		status, h, _ := signed{method: http.MethodPost, target: smsTarget, body: smsBody("+14255550123")}.do(t, e)
+		return status, h
+	}
+	e.SetSMSThrottled(90*time.Second + time.Millisecond)
+	if s, h := send(); s != 429 || h.Get("Retry-After") != "91" || len(e.SMSMessages()) != 0 {
+		t.Fatalf("throttled: %d, Retry-After %q, %d texts; want 429, 91, none", s, h.Get("Retry-After"), len(e.SMSMessages()))
+	}
+	e.SetSMSThrottled(0)
+	if s, _ := send(); s != 202 || len(e.SMSMessages()) != 1 {
+		t.Fatalf("lifted: %d, %d texts; want 202, one", s, len(e.SMSMessages()))
+	}
+}
+
 func TestSMSEventsReachTheSink(t *testing.T) {
 	e := start(t, Options{})
 	var got []map[string]any

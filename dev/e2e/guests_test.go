@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"switchboard/dev/stack"
 )
@@ -127,6 +128,56 @@ func TestSMSGuestThroughTheHost(t *testing.T) {
 
 	alice.ok("DELETE", "/api/calls/"+id, "", 204)
 	guest.do("POST", "/api/guest/token", `{"code":"`+m[1]+`"}`).problem(t, 410, "call-ended")
+}
+
+// TestThrottledTextIsSentByHousekeeping: ACS answers the text 429 for
+// longer than the client waits, so the guest is queued (and a repeated
+// invitation, still throttled, sends nothing); once ACS takes texts again,
+// the housekeeping timer sends it: exactly one text, whose code the
+// exchange accepts.
+func TestThrottledTextIsSentByHousekeeping(t *testing.T) {
+	const fay = "+14255550142"
+	alice := userClient(t, st, "sms-throttled-alice", "Alice")
+	alice.ok("POST", "/api/token", "", 200)
+	id := alice.ok("POST", "/api/calls", `{"kind":"room"}`, 201)["id"].(string)
+	body := `{"phoneNumber":"` + fay + `","displayName":"Fay"}`
+	st.ACS.SetSMSThrottled(2 * time.Minute)
+	t.Cleanup(func() { st.ACS.SetSMSThrottled(0) })
+	if g := guestOf(t, alice.ok("POST", "/api/calls/"+id+"/guests", body, 201), fay); g["sms"] != "queued" {
+		t.Fatalf("throttled guest %v, want sms queued", g)
+	}
+	if g := guestOf(t, alice.ok("POST", "/api/calls/"+id+"/guests", body, 200), fay); g["sms"] != "queued" {
+		t.Fatalf("repeated invitation, still throttled: %v, want sms queued", g)
+	}
+	if n := len(st.ACS.SMSMessagesTo(fay)); n != 0 {
+		t.Fatalf("%d texts to Fay while ACS throttles", n)
+	}
+
+	st.ACS.SetSMSThrottled(0)
+	if _, err := st.Host.FireTimer(context.Background(), "housekeeping"); err != nil {
+		t.Fatal(err)
+	}
+	g := guestOf(t, alice.ok("GET", "/api/calls/"+id, "", 200), fay)
+	texts := st.ACS.SMSMessagesTo(fay)
+	if g["sms"] != "sent" && g["sms"] != "delivered" || len(texts) != 1 {
+		t.Fatalf("after housekeeping: guest %v, texts %+v; want sent, one text", g, texts)
+	}
+	m := joinCode.FindStringSubmatch(texts[0].Message)
+	if m == nil {
+		t.Fatalf("no join link in %q", texts[0].Message)
+	}
+	tok := (&client{t: t, base: st.URL()}).ok("POST", "/api/guest/token", `{"code":"`+m[1]+`"}`, 200)
+	if tok["acsUserId"] != g["acsUserId"] || tok["callId"] != id || tok["displayName"] != "Fay" {
+		t.Fatalf("guest token %v", tok)
+	}
+	// Housekeeping again: nothing more is sent.
+	if _, err := st.Host.FireTimer(context.Background(), "housekeeping"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.ACS.SMSMessagesTo(fay)); n != 1 {
+		t.Fatalf("%d texts to Fay after a second housekeeping, want 1", n)
+	}
+	alice.ok("DELETE", "/api/calls/"+id, "", 204)
 }
 
 func TestBadSMSSettingsExit2(t *testing.T) {
