@@ -362,7 +362,6 @@ func (s *Service) resend(ctx context.Context, callID, creator string, g guestRow
 		return true
 	})
 	if err != nil || !queued {
-		dropped = nil
 		_ = s.table.Delete(ctx, codePrefix+hash, codeRow, "")
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			log.Warn("text not sent again: could not record its code", "err", err)
