@@ -662,3 +662,62 @@ func TestConnectTransitions(t *testing.T) {
 		})
 	}
 }
+
+// Delete marks the bot deleting before Forget runs: an add racing the
+// deletion (here, one made from inside Forget) finds no bot, a Put is
+// refused, and when Delete ends no row, routing or identity is left. A
+// deletion that failed part way is finished by deleting again.
+func TestDeleteRefusesAddsWhileForgetting(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "alice")
+	b, _, err := f.svc.Put(t.Context(), "reception", reception("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := reception("alice")
+	c.PhoneNumbers = []string{"+14255550199"}
+	if _, _, err := f.svc.Put(t.Context(), "reception", c); err != nil {
+		t.Fatal(err)
+	}
+	forgets := 0
+	f.svc.opts.Forget = func(ctx context.Context, party string) error {
+		forgets++
+		if _, err := f.svc.Party(ctx, "reception"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a party lookup during the deletion: %v, want not found", err)
+		}
+		var p *httpapi.Problem
+		if _, _, err := f.svc.Put(ctx, "reception", reception("alice")); !errors.As(err, &p) || p.Code != "bot-being-deleted" {
+			t.Errorf("Put during the deletion: %v, want bot-being-deleted", err)
+		}
+		if forgets == 1 {
+			return errors.New("store down")
+		}
+		return nil
+	}
+	if err := f.svc.Delete(t.Context(), "reception"); err == nil {
+		t.Fatal("Delete with Forget failing succeeded")
+	}
+	if _, err := f.svc.Get(t.Context(), "reception"); err == nil {
+		t.Error("a half-deleted bot is found")
+	}
+	if err := f.svc.Delete(t.Context(), "reception"); err != nil {
+		t.Fatal(err)
+	}
+	if forgets != 2 {
+		t.Errorf("Forget ran %d times, want 2", forgets)
+	}
+	var r row
+	if _, err := f.svc.bots.Get(t.Context(), "reception", botRow, &r); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the bot's row is left: %+v %v", r, err)
+	}
+	if _, err := f.svc.BotByACSID(t.Context(), b.ACSUserID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the bot's ACS routing is left: %v", err)
+	}
+	var ix indexRow
+	if _, err := f.svc.index.Get(t.Context(), "tel:+14255550199", botRow, &ix); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the bot's number routing is left: %+v %v", ix, err)
+	}
+	if _, created, err := f.svc.Put(t.Context(), "reception", reception("alice")); err != nil || !created {
+		t.Errorf("Put after the deletion = created %v, %v", created, err)
+	}
+}
