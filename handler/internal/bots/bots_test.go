@@ -624,6 +624,12 @@ func TestConnectTransitions(t *testing.T) {
 	moving := func() callRow {
 		return callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", MoveConnectionID: "space-conn", State: "connected", Step: stepMove, Seq: 5, Keys: "4"}
 	}
+	connecting := func() callRow {
+		return callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", MoveConnectionID: "space-conn", State: "connected", Step: stepConnect, Seq: 3, Keys: "4"}
+	}
+	left := func() callRow {
+		return callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", State: "ended", Step: stepDone, Seq: 3, Keys: "4", Outcome: OutcomeCallerLeft}
+	}
 	cases := []struct {
 		name        string
 		row         callRow
@@ -631,13 +637,23 @@ func TestConnectTransitions(t *testing.T) {
 		changed     bool
 		outcome     string
 		kind, leave string
+		conn        string // the action's connection, when it matters
 	}{
-		{"move failed", moving(), ev(acs.EventMoveParticipantFailed, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", "space-conn"},
-		{"moved", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 5), true, OutcomeMoved, "hangup", "space-conn"},
-		{"a stale move event", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 4), false, "", "", ""},
-		{"the space call ended before the move", moving(), ev(acs.EventCallDisconnected, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", ""},
-		{"connect failed", callRow{CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventConnectFailed, "space-conn", stepConnect, 3), true, OutcomeMoveFailed, "play", ""},
-		{"connected: move", callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventCallConnected, "space-conn", stepConnect, 3), true, "", "move", ""},
+		{"move failed", moving(), ev(acs.EventMoveParticipantFailed, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", "space-conn", ""},
+		{"moved", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 5), true, OutcomeMoved, "hangup", "space-conn", ""},
+		{"a stale move event", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 4), false, "", "", "", ""},
+		{"the space call ended before the move", moving(), ev(acs.EventCallDisconnected, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", "", ""},
+		{"connect failed", callRow{CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventConnectFailed, "space-conn", stepConnect, 3), true, OutcomeMoveFailed, "play", "", ""},
+		{"connected: move", callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventCallConnected, "space-conn", stepConnect, 3), true, "", "move", "", ""},
+		// Out of order: only the caller's own connection ending means the caller left.
+		{"the space connection ended while connecting", connecting(), ev(acs.EventCallDisconnected, "space-conn", "", 0), true, OutcomeMoveFailed, "play", "", "bot-conn"},
+		{"the caller left while connecting", connecting(), ev(acs.EventCallDisconnected, "bot-conn", "", 0), true, OutcomeCallerLeft, "hangup", "", "space-conn"},
+		{"the bot's call ended with the move", moving(), ev(acs.EventCallDisconnected, "bot-conn", "", 0), true, OutcomeMoved, "hangup", "", "space-conn"},
+		{"another connection ended during the move", moving(), ev(acs.EventCallDisconnected, "other-conn", "", 0), false, "", "", "", ""},
+		// A CallConnected the call moved past: the bot leaves that connection.
+		{"connected after the caller left", left(), ev(acs.EventCallConnected, "space-conn", stepConnect, 3), false, OutcomeCallerLeft, "hangup", "", "space-conn"},
+		{"connected with a stale context", connecting(), ev(acs.EventCallConnected, "space-conn", stepConnect, 2), false, "", "hangup", "", "space-conn"},
+		{"connected redelivered during the move", moving(), ev(acs.EventCallConnected, "space-conn", stepConnect, 4), false, "", "", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -653,14 +669,154 @@ func TestConnectTransitions(t *testing.T) {
 				}
 				return
 			}
-			if act == nil || act.kind != tc.kind || act.leave != tc.leave {
-				t.Fatalf("action = %+v, want %s leaving %q", act, tc.kind, tc.leave)
+			if act == nil || act.kind != tc.kind || act.leave != tc.leave || (tc.conn != "" && act.conn != tc.conn) {
+				t.Fatalf("action = %+v, want %s on %q leaving %q", act, tc.kind, tc.conn, tc.leave)
 			}
 			if tc.kind == "move" && (act.into != "space-conn" || act.conn != "bot-conn" || c.MoveConnectionID != "space-conn") {
 				t.Errorf("move = %+v, row %+v", act, c)
 			}
 		})
 	}
+	// The bot's call ending with the move may come before
+	// MoveParticipantSucceeded: the outcome is moved once, and the late
+	// Succeeded changes nothing and repeats nothing.
+	t.Run("moved, then a late MoveParticipantSucceeded", func(t *testing.T) {
+		c := moving()
+		var act *action
+		s.transition(t.Context(), b, callID, &c, ev(acs.EventCallDisconnected, "bot-conn", "", 0), &act)
+		act = nil
+		if changed := s.transition(t.Context(), b, callID, &c, ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 5), &act); changed || act != nil || c.Outcome != OutcomeMoved {
+			t.Errorf("late Succeeded: changed %v, action %+v, outcome %q", changed, act, c.Outcome)
+		}
+		for _, late := range []acs.CallbackEvent{ev(acs.EventCallDisconnected, "space-conn", "", 0), ev(acs.EventCallDisconnected, "bot-conn", "", 0)} {
+			if changed := s.transition(t.Context(), b, callID, &c, late, &act); changed || act != nil || c.Outcome != OutcomeMoved {
+				t.Errorf("late %s on %s: changed %v, action %+v, outcome %q", late.Type, late.Data.CallConnectionID, changed, act, c.Outcome)
+			}
+		}
+	})
+}
+
+// fakeMover is Call Automation for the connect action's clean-up: it
+// records hang-ups and plays, and fails ConnectCall or MoveParticipants at
+// once when told to.
+type fakeMover struct {
+	ACS
+	mu                    sync.Mutex
+	connectErr, moveErr   error
+	hungUp, played, moved []string
+}
+
+func (m *fakeMover) ConnectCall(context.Context, acs.ConnectOptions) (acs.CallConnection, error) {
+	if m.connectErr != nil {
+		return acs.CallConnection{}, m.connectErr
+	}
+	return acs.CallConnection{ID: "space-conn"}, nil
+}
+func (m *fakeMover) MoveParticipants(_ context.Context, into string, _ acs.MoveParticipantsOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.moved = append(m.moved, into)
+	return m.moveErr
+}
+func (m *fakeMover) HangUp(_ context.Context, conn string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.hungUp = append(m.hungUp, conn)
+	return nil
+}
+func (m *fakeMover) Play(_ context.Context, conn string, _ acs.PlayOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.played = append(m.played, conn)
+	return nil
+}
+
+// The connect action's own answers: the connection ConnectCall made is
+// kept, so the caller leaving before its CallConnected hangs it up; one
+// made for a call that moved on is hung up at once; a connect or move ACS
+// refuses at once plays the goodbye (and leaves the space call) instead of
+// leaving the caller in silence.
+func TestConnectActionCleansUp(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.user(t, "alice")
+	c := reception("alice")
+	c.Menu["4"] = Action{Connect: &Connect{SpaceID: "team"}}
+	f.spaces.set("team", "5f0c3c36-2a4e-4a39-9d0a-6a3f2a1f7b11")
+	b, _, err := f.svc.Put(ctx, "reception", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callID = "6a1b3c9e-0f4d-4f7e-9b8a-2c1d0e3f4a5b"
+	pressFour := acs.CallbackEvent{Type: acs.EventRecognizeCompleted, Data: acs.CallEventData{CallConnectionID: "bot-conn", OperationContext: opContext(callID, 2, stepMenu)},
+		RawData: []byte(`{"recognitionType":"dtmf","dtmfResult":{"tones":["four"]}}`)}
+	atMenu := callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", State: "connected", Step: stepMenu, Seq: 2, Answered: true}
+	row := func() callRow {
+		t.Helper()
+		var r callRow
+		if _, err := f.svc.calls.Get(ctx, b.ID, callID, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	start := func(t *testing.T, m *fakeMover, r callRow) {
+		t.Helper()
+		f.svc.acs = m
+		if _, err := f.svc.calls.Upsert(ctx, b.ID, callID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("the caller leaves before CallConnected", func(t *testing.T) {
+		m := &fakeMover{}
+		start(t, m, atMenu)
+		if err := f.svc.apply(ctx, b.ID, callID, pressFour); err != nil {
+			t.Fatal(err)
+		}
+		if r := row(); r.Step != stepConnect || r.MoveConnectionID != "space-conn" {
+			t.Fatalf("after the connect: step %s, move connection %q; want connect, space-conn", r.Step, r.MoveConnectionID)
+		}
+		if err := f.svc.apply(ctx, b.ID, callID, acs.CallbackEvent{Type: acs.EventCallDisconnected, Data: acs.CallEventData{CallConnectionID: "bot-conn"}}); err != nil {
+			t.Fatal(err)
+		}
+		if r := row(); r.Outcome != OutcomeCallerLeft || !slices.Equal(m.hungUp, []string{"space-conn"}) {
+			t.Errorf("outcome %q, hung up %v; want caller-hung-up, space-conn", r.Outcome, m.hungUp)
+		}
+	})
+	t.Run("a connection for a call that moved on", func(t *testing.T) {
+		m := &fakeMover{}
+		r := atMenu
+		r.Step, r.Seq, r.State, r.Outcome = stepDone, 3, "ended", OutcomeCallerLeft
+		start(t, m, r)
+		if err := f.svc.connected(ctx, b.ID, callID, action{opCtx: opContext(callID, 3, stepConnect)}, "space-conn"); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m.hungUp, []string{"space-conn"}) || row().MoveConnectionID != "" {
+			t.Errorf("hung up %v, row %+v; want space-conn hung up, not recorded", m.hungUp, row())
+		}
+	})
+	t.Run("ConnectCall refused", func(t *testing.T) {
+		m := &fakeMover{connectErr: errors.New("403 forbidden")}
+		start(t, m, atMenu)
+		if err := f.svc.apply(ctx, b.ID, callID, pressFour); err != nil {
+			t.Fatal(err)
+		}
+		if r := row(); r.Outcome != OutcomeMoveFailed || r.Step != stepGoodbye || !slices.Equal(m.played, []string{"bot-conn"}) || len(m.hungUp) != 0 {
+			t.Errorf("outcome %q step %s, played %v, hung up %v; want move-failed, the goodbye on bot-conn", r.Outcome, r.Step, m.played, m.hungUp)
+		}
+	})
+	t.Run("MoveParticipants refused", func(t *testing.T) {
+		m := &fakeMover{moveErr: errors.New("400 bad request")}
+		r := atMenu
+		r.Step, r.Seq, r.MoveConnectionID = stepConnect, 3, "space-conn"
+		start(t, m, r)
+		if err := f.svc.apply(ctx, b.ID, callID, acs.CallbackEvent{Type: acs.EventCallConnected, Data: acs.CallEventData{CallConnectionID: "space-conn", OperationContext: opContext(callID, 3, stepConnect)}}); err != nil {
+			t.Fatal(err)
+		}
+		if r := row(); r.Outcome != OutcomeMoveFailed || r.Step != stepGoodbye || !slices.Equal(m.moved, []string{"space-conn"}) ||
+			!slices.Equal(m.hungUp, []string{"space-conn"}) || !slices.Equal(m.played, []string{"bot-conn"}) {
+			t.Errorf("outcome %q step %s, moved %v, hung up %v, played %v; want move-failed, space-conn left, the goodbye on bot-conn", r.Outcome, r.Step, m.moved, m.hungUp, m.played)
+		}
+	})
 }
 
 // Delete marks the bot deleting before Forget runs: an add racing the
