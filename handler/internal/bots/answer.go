@@ -19,6 +19,7 @@ import (
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
@@ -187,7 +188,10 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 	}
 	// Anyone who can reach the bot's identity or number can call it, and an
 	// answered call is billed: each spends one of quota.Rings for that
-	// caller and bot (a redelivery after a failed answer counts again).
+	// caller and bot (a redelivery after a failed answer counts again), and
+	// one of the bot's own total (the service bucket of its party,
+	// QUOTA_BOT_RINGS_PER_HOUR): caller numbers can be spoofed, so the
+	// pair limit alone bounds nothing.
 	if caller := in.From.Raw(); caller != "" {
 		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + in.To.Raw()}, quota.Cost{Quota: quota.Rings, N: 1})
 		if quota.IsRateLimited(err) {
@@ -197,6 +201,14 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 		if err != nil {
 			return fmt.Errorf("rings quota: %w", err)
 		}
+	}
+	err = s.limits.Take(ctx, botSubject(botID), quota.Cost{Quota: quota.Rings, N: 1})
+	if quota.IsRateLimited(err) {
+		log.Warn("IncomingCall for a bot not answered: the bot is over its rings quota", "botId", botID, "caller", in.From.Raw())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bot rings quota: %w", err)
 	}
 	claim := claimRow{BotID: botID, CallID: uuid.NewString(), ClaimedAt: s.now().UTC()}
 	ck := claimKey(in)
@@ -374,7 +386,7 @@ func (s *Service) apply(ctx context.Context, botID, callID string, ev acs.Callba
 	log := httpapi.Logger(ctx)
 	log.Warn("bot action failed", "botId", botID, "callId", callID, "action", act.kind, "err", err)
 	if fail, ok := failureOf(*act); ok {
-		// ACS refused the connect or the move at once: as when it fails
+		// The connect, move or transfer failed at once: as when it fails
 		// later, the caller hears the goodbye (or is hung up) and the bot
 		// leaves the space's call, rather than the caller waiting in silence.
 		next, err := s.advance(ctx, b, botID, callID, fail)
@@ -415,10 +427,20 @@ func (s *Service) advance(ctx context.Context, b Bot, botID, callID string, ev a
 	return act, nil
 }
 
-// failureOf is the event a connect or move that ACS refused at once stands
-// for (ConnectFailed, MoveParticipantFailed); other actions have none.
+// botSubject is a bot's own quota bucket: the service bucket of its party
+// id, which no request acts as (auth.ActingUser refuses the prefix).
+func botSubject(botID string) quota.Subject {
+	return quota.Subject{User: identity.BotParty(botID), Service: true}
+}
+
+// failureOf is the event a connect, move or transfer that failed at once
+// (ACS refused it, or the bot is over its dials quota) stands for
+// (ConnectFailed, MoveParticipantFailed, CallTransferFailed); other actions
+// have none.
 func failureOf(a action) (acs.CallbackEvent, bool) {
 	switch a.kind {
+	case "transfer":
+		return acs.CallbackEvent{Type: acs.EventCallTransferFailed, Data: acs.CallEventData{CallConnectionID: a.conn, OperationContext: a.opCtx}}, true
 	case "connect":
 		return acs.CallbackEvent{Type: acs.EventConnectFailed, Data: acs.CallEventData{OperationContext: a.opCtx}}, true
 	case "move":
@@ -746,6 +768,14 @@ func (s *Service) act(ctx context.Context, b Bot, a action) (string, error) {
 			InterToneTimeout: 2 * time.Second, OperationContext: a.opCtx})
 	case "transfer":
 		target := acs.PhoneIdentifier(a.transfer.PhoneNumber)
+		if a.transfer.UserID == "" {
+			// A transfer to a phone number is billed PSTN minutes: each
+			// spends one of the bot's own dials (QUOTA_SERVICE_DIALS_PER_DAY),
+			// whoever called.
+			if err := s.limits.Take(ctx, botSubject(b.ID), quota.Cost{Quota: quota.Dials, N: 1}); err != nil {
+				return "", fmt.Errorf("bot dials quota: %w", err)
+			}
+		}
 		if a.transfer.UserID != "" {
 			u, err := s.users.Profile(ctx, a.transfer.UserID)
 			if err != nil {

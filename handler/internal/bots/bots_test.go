@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"switchboard/dev/acsemu"
 	"switchboard/dev/azurite"
 	"switchboard/handler/internal/acs"
@@ -66,10 +68,12 @@ func (s *fakeSpaces) set(id, groupCallID string) {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	return newLimitedFixture(t, 1000)
+	return newLimitedFixture(t, nil, nil)
 }
 
-func newLimitedFixture(t *testing.T, rings int) *fixture {
+// newLimitedFixture limits quotas (1000 each otherwise): user for callers
+// (rings per caller and bot), service for a bot's own bucket.
+func newLimitedFixture(t *testing.T, user, service quota.Limits) *fixture {
 	t.Helper()
 	emu, err := acsemu.Start(acsemu.Options{})
 	if err != nil {
@@ -90,8 +94,7 @@ func newLimitedFixture(t *testing.T, rings int) *fixture {
 	}
 	f := &fixture{ids: identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}}),
 		emu: emu, acs: client, base: "http://" + ln.Addr().String(), calls: make(chan struct{}, 1000), spaces: &fakeSpaces{calls: map[string]string{}}}
-	l := quota.Every(1000, quota.Limits{quota.Rings: rings})
-	lim, err := quota.New(st, quota.Config{User: l, Service: l})
+	lim, err := quota.New(st, quota.Config{User: quota.Every(1000, user), Service: quota.Every(1000, service)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,8 +372,8 @@ func TestIncomingCallRouting(t *testing.T) {
 // caller's calls to one bot are bounded (quota.Rings); over it the call is
 // not answered and the event acknowledged. Another caller is unaffected.
 func TestBotAnswersAreQuotaPerCaller(t *testing.T) {
-	f := newLimitedFixture(t, 2)
-	bob, carol := f.user(t, "bob"), f.user(t, "carol")
+	f := newLimitedFixture(t, quota.Limits{quota.Rings: 2}, quota.Limits{quota.Rings: 3})
+	bob, carol, dave := f.user(t, "bob"), f.user(t, "carol"), f.user(t, "dave")
 	b, _, err := f.svc.Put(t.Context(), "reception", reception("bob"))
 	if err != nil {
 		t.Fatal(err)
@@ -394,6 +397,12 @@ func TestBotAnswersAreQuotaPerCaller(t *testing.T) {
 	ring(carol, "carol")
 	if n := f.emu.Requests("AnswerCall"); n != 3 {
 		t.Fatalf("carol's call was not answered (%d answers)", n)
+	}
+	// The bot's own total (QUOTA_BOT_RINGS_PER_HOUR, here 3) bounds every
+	// caller together: callers' numbers can be spoofed.
+	ring(dave, "dave")
+	if n := f.emu.Requests("AnswerCall"); n != 3 {
+		t.Fatalf("dave's call was answered past the bot's total of 3 (%d answers)", n)
 	}
 	if f.other.Load() != 0 {
 		t.Error("a refused call to a bot went to the fan-out")
@@ -704,6 +713,7 @@ type fakeMover struct {
 	mu                    sync.Mutex
 	connectErr, moveErr   error
 	hungUp, played, moved []string
+	transferred           []string
 }
 
 func (m *fakeMover) ConnectCall(context.Context, acs.ConnectOptions) (acs.CallConnection, error) {
@@ -722,6 +732,12 @@ func (m *fakeMover) HangUp(_ context.Context, conn string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.hungUp = append(m.hungUp, conn)
+	return nil
+}
+func (m *fakeMover) TransferToParticipant(_ context.Context, conn string, o acs.TransferOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.transferred = append(m.transferred, o.Target.Raw())
 	return nil
 }
 func (m *fakeMover) Play(_ context.Context, conn string, _ acs.PlayOptions) error {
@@ -875,5 +891,46 @@ func TestDeleteRefusesAddsWhileForgetting(t *testing.T) {
 	}
 	if _, created, err := f.svc.Put(t.Context(), "reception", reception("alice")); err != nil || !created {
 		t.Errorf("Put after the deletion = created %v, %v", created, err)
+	}
+}
+
+// A bot's transfers to phone numbers cost PSTN minutes whoever called: each
+// spends one of the bot's own dials (QUOTA_SERVICE_DIALS_PER_DAY); over it
+// the caller hears the goodbye instead, and transfers to users go on.
+func TestBotPhoneTransfersSpendTheBotsDials(t *testing.T) {
+	f := newLimitedFixture(t, nil, quota.Limits{quota.Dials: 1})
+	ctx := t.Context()
+	alice := f.user(t, "alice")
+	b, _, err := f.svc.Put(ctx, "reception", reception("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeMover{}
+	f.svc.acs = m
+	press := func(callID, tone string) callRow {
+		t.Helper()
+		if _, err := f.svc.calls.Upsert(ctx, b.ID, callID, callRow{Caller: "4:+14255550111", CallConnectionID: "conn-" + callID, State: "connected", Step: stepMenu, Seq: 2, Answered: true}); err != nil {
+			t.Fatal(err)
+		}
+		ev := acs.CallbackEvent{Type: acs.EventRecognizeCompleted, Data: acs.CallEventData{CallConnectionID: "conn-" + callID, OperationContext: opContext(callID, 2, stepMenu)},
+			RawData: []byte(`{"recognitionType":"dtmf","dtmfResult":{"tones":["` + tone + `"]}}`)}
+		if err := f.svc.apply(ctx, b.ID, callID, ev); err != nil {
+			t.Fatal(err)
+		}
+		var r callRow
+		if _, err := f.svc.calls.Get(ctx, b.ID, callID, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first, second, toUser := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	if r := press(first, "two"); r.Step != stepTransfer || !slices.Equal(m.transferred, []string{"4:+14255550123"}) {
+		t.Fatalf("the first phone transfer: step %s, transferred %v", r.Step, m.transferred)
+	}
+	if r := press(second, "two"); r.Outcome != OutcomeTransferFailed || r.Step != stepGoodbye || len(m.transferred) != 1 || !slices.Equal(m.played, []string{"conn-" + second}) {
+		t.Errorf("a phone transfer past the bot's dials: outcome %q step %s, transferred %v, played %v; want transfer-failed and the goodbye", r.Outcome, r.Step, m.transferred, m.played)
+	}
+	if r := press(toUser, "one"); r.Step != stepTransfer || len(m.transferred) != 2 || m.transferred[1] != alice {
+		t.Errorf("a transfer to a user: step %s, transferred %v", r.Step, m.transferred)
 	}
 }
