@@ -329,9 +329,10 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, botID, callID s
 		// ConnectCall answered or its CallConnected came, and expected while
 		// the bot connects. A CallConnected of a connection the call moved
 		// past (only a connect makes one with this call's secret) goes on
-		// too: the bot hangs it up rather than staying in the space's call.
+		// too: the bot hangs it up rather than staying in the space's call;
+		// so does its CallDisconnected then, which changes nothing.
 		other := ev.Data.CallConnectionID != "" && (ev.Data.CallConnectionID == c.MoveConnectionID || (c.MoveConnectionID == "" && c.Step == stepConnect) ||
-			ev.Type == acs.EventCallConnected)
+			ev.Type == acs.EventCallConnected || ev.Type == acs.EventCallDisconnected)
 		if c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID && !other {
 			return httpapi.NewProblem(http.StatusBadRequest, "invalid-event", "the event is about another call connection")
 		}
