@@ -72,7 +72,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("setting STORAGE_CONNECTION_STRING/STORAGE_TABLE_ENDPOINT: %w", err)
 	}
 
-	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg, cfg.QuotaUser), Service: quotaLimits(cfg, cfg.QuotaService)})
+	limits, err := quota.New(st, quota.Config{User: quotaLimits(cfg, cfg.QuotaUser, cfg.QuotaRingsPerHour), Service: quotaLimits(cfg, cfg.QuotaService, cfg.QuotaBotRingsPerHour)})
 	if err != nil {
 		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
 	}
@@ -275,7 +275,10 @@ func newSenders(cfg *config.Config) (*push.Senders, error) {
 }
 
 // quotaLimits maps the settings of one kind of caller onto the quotas.
-func quotaLimits(cfg *config.Config, q config.Quotas) quota.Limits {
+// rings is the rings limit: per caller and callee in user buckets; the
+// service bucket of a bot party (no service caller rings) is the bot's
+// total of answered calls (bots.Service.answer).
+func quotaLimits(cfg *config.Config, q config.Quotas, rings int) quota.Limits {
 	return quota.Limits{
 		quota.Tokens:              q.TokensPerMinute,
 		quota.Calls:               q.CallsPerHour,
@@ -292,7 +295,7 @@ func quotaLimits(cfg *config.Config, q config.Quotas) quota.Limits {
 		// Events have no service caller: one limit, whoever's bucket.
 		quota.ChatPushes:   cfg.QuotaChatPushesPerHour,
 		quota.GuestReplies: cfg.QuotaGuestRepliesPerHour,
-		quota.Rings:        cfg.QuotaRingsPerHour,
+		quota.Rings:        rings,
 		// The join code is the guest's credential: fixed limits, per code and per source.
 		quota.GuestCodeExchanges:   guests.CodeExchangesPerHour,
 		quota.GuestExchangeSources: guests.SourceExchangesPerMinute,

@@ -109,6 +109,8 @@ param quotaServiceTeamsMeetingsPerDay int = 200
 param quotaChatPushesPerHour int = 600
 param quotaGuestRepliesPerHour int = 30
 param quotaRingsPerHour int = 100
+@description('Calls one bot answers per hour, whoever calls (caller numbers can be spoofed).')
+param quotaBotRingsPerHour int = 1000
 
 @description('OpenID configuration for ACS callback JWTs (empty: ACS\'s own).')
 param acsCallbackOidcConfig string = ''
@@ -312,6 +314,7 @@ module functionApp 'modules/functionapp.bicep' = {
       QUOTA_CHAT_PUSHES_PER_HOUR: string(quotaChatPushesPerHour)
       QUOTA_GUEST_REPLIES_PER_HOUR: string(quotaGuestRepliesPerHour)
       QUOTA_RINGS_PER_HOUR: string(quotaRingsPerHour)
+      QUOTA_BOT_RINGS_PER_HOUR: string(quotaBotRingsPerHour)
       AUTH_ISSUER: authIssuer
       AUTH_AUDIENCE: authAudience
       AUTH_USER_CLAIM: authUserClaim

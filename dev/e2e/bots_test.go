@@ -270,11 +270,10 @@ func TestBotAsReachableParty(t *testing.T) {
 	alice.ok("POST", "/api/calls", `{"kind":"group","invitees":["`+bot+`"]}`, 201)
 
 	// A stranger, and anyone naming a bot that does not exist, get what an unknown user gets.
-	known := mallory.do("GET", "/api/users/"+bot, "").problem(t, 404, "user-not-found")
-	unknown := mallory.do("GET", "/api/users/bot:nobody", "").problem(t, 404, "user-not-found")
-	if len(known) != len(unknown) {
-		t.Errorf("a stranger tells a bot from no bot: %v vs %v", known, unknown)
-	}
+	known := mallory.do("GET", "/api/users/"+bot, "")
+	known.problem(t, 404, "user-not-found")
+	unknown := mallory.do("GET", "/api/users/bot:nobody", "")
+	sameAnswer(t, "a stranger's lookup of a bot and of no bot", known, bot, unknown, "bot:nobody")
 	mallory.do("POST", "/api/calls", `{"kind":"group","invitees":["`+bot+`"]}`).problem(t, 400, "invitees-not-reachable")
 	alice.do("POST", "/api/calls", `{"kind":"group","invitees":["bot:nobody"]}`).problem(t, 400, "invitees-not-reachable")
 	// End users cannot make a bot reachable themselves: their request stays requested.
@@ -304,10 +303,43 @@ func TestBotAsReachableParty(t *testing.T) {
 		t.Errorf("carol looks the bot up: %v", u)
 	}
 
+	// Once the bot's contact is removed (here by a service for alice, or
+	// by alice blocking and unblocking it) she cannot make it mutual again
+	// herself: no request from the bot shows, and her own ask answers as
+	// for an unknown user.
+	for _, remove := range []func(){
+		func() { forAlice.ok("DELETE", "/api/contacts/"+bot, "", 204) },
+		func() {
+			alice.ok("PUT", "/api/blocks/"+bot, "", 200)
+			alice.ok("DELETE", "/api/blocks/"+bot, "", 204)
+		},
+	} {
+		forAlice.ok("PUT", "/api/contacts/"+bot, "", 200)
+		remove()
+		if reqs := alice.ok("GET", "/api/contacts/requests", "", 200)["value"].([]any); len(reqs) != 0 {
+			t.Errorf("alice's requests after the bot was removed = %v", reqs)
+		}
+		asked := alice.do("PUT", "/api/contacts/"+bot, "")
+		sameAnswer(t, "alice asks the removed bot, and an unknown user", asked, bot, alice.do("PUT", "/api/contacts/party-nobody", ""), "party-nobody")
+		for _, c := range alice.ok("GET", "/api/contacts", "", 200)["value"].([]any) {
+			if c.(map[string]any)["userId"] == bot {
+				t.Errorf("alice made the removed bot a contact herself: %v", c)
+			}
+		}
+	}
+	forAlice.ok("PUT", "/api/contacts/"+bot, "", 200)
+
 	// Deleting the bot takes it out of contacts and spaces.
 	svc.ok("DELETE", "/api/bots/party-reception", "", 204)
-	if contacts := alice.ok("GET", "/api/contacts", "", 200)["value"].([]any); len(contacts) != 0 {
-		t.Errorf("alice's contacts after the bot was deleted = %v", contacts)
+	for _, c := range alice.ok("GET", "/api/contacts", "", 200)["value"].([]any) {
+		if c.(map[string]any)["userId"] == bot {
+			t.Errorf("alice's contacts after the bot was deleted name it: %v", c)
+		}
+	}
+	for _, m := range carol.ok("GET", "/api/spaces/"+space, "", 200)["members"].([]any) {
+		if m.(map[string]any)["userId"] == bot {
+			t.Errorf("the space's members after the bot was deleted name it: %v", m)
+		}
 	}
 	alice.do("GET", "/api/users/"+bot, "").problem(t, 404, "user-not-found")
 }

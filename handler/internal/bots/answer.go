@@ -19,6 +19,7 @@ import (
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/events"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/quota"
 	"switchboard/handler/internal/store"
 )
@@ -187,7 +188,10 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 	}
 	// Anyone who can reach the bot's identity or number can call it, and an
 	// answered call is billed: each spends one of quota.Rings for that
-	// caller and bot (a redelivery after a failed answer counts again).
+	// caller and bot (a redelivery after a failed answer counts again), and
+	// one of the bot's own total (the service bucket of its party,
+	// QUOTA_BOT_RINGS_PER_HOUR): caller numbers can be spoofed, so the
+	// pair limit alone bounds nothing.
 	if caller := in.From.Raw(); caller != "" {
 		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + in.To.Raw()}, quota.Cost{Quota: quota.Rings, N: 1})
 		if quota.IsRateLimited(err) {
@@ -197,6 +201,14 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 		if err != nil {
 			return fmt.Errorf("rings quota: %w", err)
 		}
+	}
+	err = s.limits.Take(ctx, botSubject(botID), quota.Cost{Quota: quota.Rings, N: 1})
+	if quota.IsRateLimited(err) {
+		log.Warn("IncomingCall for a bot not answered: the bot is over its rings quota", "botId", botID, "caller", in.From.Raw())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bot rings quota: %w", err)
 	}
 	claim := claimRow{BotID: botID, CallID: uuid.NewString(), ClaimedAt: s.now().UTC()}
 	ck := claimKey(in)
@@ -314,8 +326,13 @@ func (s *Service) Callback(ctx context.Context, r *http.Request, botID, callID s
 	}
 	for _, ev := range evs {
 		// A connect action's connection reports here too: it is known once
-		// its CallConnected came, and expected while the bot connects.
-		other := ev.Data.CallConnectionID != "" && (ev.Data.CallConnectionID == c.MoveConnectionID || (c.MoveConnectionID == "" && c.Step == stepConnect))
+		// ConnectCall answered or its CallConnected came, and expected while
+		// the bot connects. A CallConnected of a connection the call moved
+		// past (only a connect makes one with this call's secret) goes on
+		// too: the bot hangs it up rather than staying in the space's call;
+		// so does its CallDisconnected then, which changes nothing.
+		other := ev.Data.CallConnectionID != "" && (ev.Data.CallConnectionID == c.MoveConnectionID || (c.MoveConnectionID == "" && c.Step == stepConnect) ||
+			ev.Type == acs.EventCallConnected || ev.Type == acs.EventCallDisconnected)
 		if c.CallConnectionID != "" && ev.Data.CallConnectionID != c.CallConnectionID && !other {
 			return httpapi.NewProblem(http.StatusBadRequest, "invalid-event", "the event is about another call connection")
 		}
@@ -356,26 +373,115 @@ func (s *Service) apply(ctx context.Context, botID, callID string, ev acs.Callba
 	if err != nil {
 		b = Bot{} // a deleted bot's calls still end cleanly
 	}
+	act, err := s.advance(ctx, b, botID, callID, ev)
+	if err != nil || act == nil {
+		return err
+	}
+	connID, err := s.act(ctx, b, *act)
+	if err == nil {
+		if act.kind == "connect" {
+			return s.connected(ctx, botID, callID, *act, connID)
+		}
+		return nil
+	}
+	log := httpapi.Logger(ctx)
+	log.Warn("bot action failed", "botId", botID, "callId", callID, "action", act.kind, "err", err)
+	if fail, ok := failureOf(*act); ok {
+		// The connect, move or transfer failed at once: as when it fails
+		// later, the caller hears the goodbye (or is hung up) and the bot
+		// leaves the space's call, rather than the caller waiting in silence.
+		next, err := s.advance(ctx, b, botID, callID, fail)
+		if err != nil || next == nil {
+			return err
+		}
+		if _, err := s.act(ctx, b, *next); err == nil {
+			return nil
+		} else if next.kind != "hangup" {
+			log.Warn("bot action failed: hanging up", "botId", botID, "callId", callID, "action", next.kind, "err", err)
+			if _, err := s.act(ctx, b, action{kind: "hangup", conn: next.conn}); err != nil {
+				log.Warn("bot hang-up failed", "botId", botID, "callId", callID, "err", err)
+			}
+		}
+	}
+	return s.update(ctx, botID, callID, func(c *callRow) bool {
+		if c.Outcome != "" {
+			return false
+		}
+		c.Outcome, c.Step = OutcomeActionFailed, stepDone
+		return true
+	})
+}
+
+// advance writes the transition ev makes and returns the action it needs.
+func (s *Service) advance(ctx context.Context, b Bot, botID, callID string, ev acs.CallbackEvent) (*action, error) {
 	var act *action
-	err = s.update(ctx, botID, callID, func(c *callRow) bool {
+	err := s.update(ctx, botID, callID, func(c *callRow) bool {
 		act = nil
 		if c.CallConnectionID == "" {
 			c.CallConnectionID = ev.Data.CallConnectionID
 		}
 		return s.transition(ctx, b, callID, c, ev, &act)
 	})
-	if err != nil || act == nil {
-		return err
+	if err != nil {
+		return nil, err
 	}
-	if err := s.act(ctx, b, *act); err != nil {
-		httpapi.Logger(ctx).Warn("bot action failed", "botId", botID, "callId", callID, "action", act.kind, "err", err)
-		return s.update(ctx, botID, callID, func(c *callRow) bool {
-			if c.Outcome != "" {
+	return act, nil
+}
+
+// botSubject is a bot's own quota bucket: the service bucket of its party
+// id, which no request acts as (auth.ActingUser refuses the prefix).
+func botSubject(botID string) quota.Subject {
+	return quota.Subject{User: identity.BotParty(botID), Service: true}
+}
+
+// failureOf is the event a connect, move or transfer that failed at once
+// (ACS refused it, or the bot is over its dials quota) stands for
+// (ConnectFailed, MoveParticipantFailed, CallTransferFailed); other actions
+// have none.
+func failureOf(a action) (acs.CallbackEvent, bool) {
+	switch a.kind {
+	case "transfer":
+		return acs.CallbackEvent{Type: acs.EventCallTransferFailed, Data: acs.CallEventData{CallConnectionID: a.conn, OperationContext: a.opCtx}}, true
+	case "connect":
+		return acs.CallbackEvent{Type: acs.EventConnectFailed, Data: acs.CallEventData{OperationContext: a.opCtx}}, true
+	case "move":
+		return acs.CallbackEvent{Type: acs.EventMoveParticipantFailed, Data: acs.CallEventData{CallConnectionID: a.into, OperationContext: a.opCtx}}, true
+	}
+	return acs.CallbackEvent{}, false
+}
+
+// connected records the connection a connect action made (ConnectCall's
+// answer) as the call's MoveConnectionID, so the caller leaving before its
+// CallConnected hangs it up. When the call has moved past that connect
+// (the caller left, the connect failed) the bot hangs the connection up.
+func (s *Service) connected(ctx context.Context, botID, callID string, a action, connID string) error {
+	if connID == "" {
+		return nil
+	}
+	stale := false
+	err := s.update(ctx, botID, callID, func(c *callRow) bool {
+		stale = false
+		switch {
+		case c.Outcome == "" && c.Step == stepConnect && a.opCtx == opContext(callID, c.Seq, stepConnect):
+			if c.MoveConnectionID == connID {
 				return false
 			}
-			c.Outcome, c.Step = OutcomeActionFailed, stepDone
+			c.MoveConnectionID = connID
 			return true
-		})
+		case c.Outcome == "" && c.Step == stepMove && c.MoveConnectionID == connID:
+			return false // its CallConnected came first: the move is under way
+		}
+		stale = true
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	if stale {
+		httpapi.Logger(ctx).Info("a bot's connection to a space call is stale: hanging it up", "botId", botID, "callId", callID, "callConnectionId", connID)
+		if _, err := s.act(ctx, Bot{}, action{kind: "hangup", conn: connID}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -434,11 +540,21 @@ func (s *Service) transition(ctx context.Context, b Bot, callID string, c *callR
 	}
 	switch ev.Type {
 	case acs.EventCallConnected:
-		if current(callID, c, ev, stepConnect) {
-			// The bot is in the space's call: move the caller there.
-			c.MoveConnectionID = ev.Data.CallConnectionID
-			next(stepMove, action{kind: "move", into: ev.Data.CallConnectionID})
-			return true
+		if conn := ev.Data.CallConnectionID; conn != c.CallConnectionID {
+			// A connection a connect action made.
+			if current(callID, c, ev, stepConnect) && c.Outcome == "" && (c.MoveConnectionID == "" || c.MoveConnectionID == conn) {
+				// The bot is in the space's call: move the caller there.
+				c.MoveConnectionID = conn
+				next(stepMove, action{kind: "move", into: conn})
+				return true
+			}
+			if c.Step == stepMove && c.Outcome == "" && c.MoveConnectionID == conn {
+				return false // a redelivery: the move is under way
+			}
+			// The call moved past it (the caller left, the connect failed
+			// or timed out): the bot leaves rather than stay in the space's call.
+			*act = &action{kind: "hangup", conn: conn}
+			return false
 		}
 		if c.Step != stepAnswer {
 			return false
@@ -543,20 +659,31 @@ func (s *Service) transition(ctx context.Context, b Bot, callID string, c *callR
 			next(stepDone, action{kind: "hangup"})
 		}
 	case acs.EventCallDisconnected:
-		if c.MoveConnectionID != "" && ev.Data.CallConnectionID == c.MoveConnectionID {
-			// The bot's connection to the space call ended; before the move, the move failed.
-			if c.Step != stepConnect && c.Step != stepMove {
+		if conn := ev.Data.CallConnectionID; conn != "" && conn != c.CallConnectionID {
+			// The bot's connection to the space call ended: before the move
+			// completed, the move failed. Any other connection's end changes nothing.
+			mine := conn == c.MoveConnectionID || (c.MoveConnectionID == "" && c.Step == stepConnect)
+			if !mine || c.Outcome != "" || (c.Step != stepConnect && c.Step != stepMove) {
 				return false
 			}
 			c.MoveConnectionID = ""
 			moveFailed()
 			return true
 		}
+		// Only the end of the caller's call (the bot's first connection) means the caller left.
 		if c.State == "ended" {
 			return false
 		}
-		if c.MoveConnectionID != "" && c.Outcome == "" {
-			// The caller left while being moved: the bot leaves the space call.
+		switch {
+		case c.Step == stepMove && c.Outcome == "":
+			// The caller was moved out of the bot's call, which then ends;
+			// this may come before MoveParticipantSucceeded, which then
+			// matches no step. The bot leaves the space's call.
+			c.Outcome = OutcomeMoved
+			next(stepDone, action{kind: "hangup"})
+			(*act).conn = c.MoveConnectionID
+		case c.MoveConnectionID != "" && c.Outcome == "":
+			// The caller left while the bot was connecting: it leaves the space call.
 			next(stepDone, action{kind: "hangup"})
 			(*act).conn = c.MoveConnectionID
 		}
@@ -597,10 +724,10 @@ type Mover interface {
 	MoveParticipants(ctx context.Context, callConnectionID string, opts acs.MoveParticipantsOptions) error
 }
 
-// act asks ACS for one action.
-func (s *Service) act(ctx context.Context, b Bot, a action) error {
+// act asks ACS for one action; a connect answers the new connection's id.
+func (s *Service) act(ctx context.Context, b Bot, a action) (string, error) {
 	if a.conn == "" {
-		return errors.New("no call connection id yet")
+		return "", errors.New("no call connection id yet")
 	}
 	if a.leave != "" {
 		if err := s.acs.HangUp(ctx, a.leave); err != nil && !acs.IsNotFound(err) {
@@ -611,51 +738,59 @@ func (s *Service) act(ctx context.Context, b Bot, a action) error {
 	case "connect", "move":
 		mv, ok := s.acs.(Mover)
 		if !ok {
-			return errors.New("this ACS client cannot move participants")
+			return "", errors.New("this ACS client cannot move participants")
 		}
 		if a.kind == "connect" {
-			_, err := mv.ConnectCall(ctx, acs.ConnectOptions{Locator: acs.CallLocator{GroupCallID: a.groupCallID}, CallbackURI: a.callback,
+			cc, err := mv.ConnectCall(ctx, acs.ConnectOptions{Locator: acs.CallLocator{GroupCallID: a.groupCallID}, CallbackURI: a.callback,
 				OperationContext: a.opCtx, CognitiveServicesEndpoint: s.cognitive(b.Config)})
-			return err
+			return cc.ID, err
 		}
 		caller, err := acs.ParseRawID(a.caller)
 		if err != nil {
-			return err
+			return "", err
 		}
-		return mv.MoveParticipants(ctx, a.into, acs.MoveParticipantsOptions{Participants: []acs.CommunicationIdentifier{caller}, FromCall: a.conn, OperationContext: a.opCtx})
+		return "", mv.MoveParticipants(ctx, a.into, acs.MoveParticipantsOptions{Participants: []acs.CommunicationIdentifier{caller}, FromCall: a.conn, OperationContext: a.opCtx})
 	case "play":
 		var to []acs.CommunicationIdentifier
 		if a.caller != "" {
 			caller, err := acs.ParseRawID(a.caller)
 			if err != nil {
-				return err
+				return "", err
 			}
 			to = append(to, caller)
 		}
-		return s.acs.Play(ctx, a.conn, acs.PlayOptions{Sources: []acs.PlaySource{a.source.acs()}, PlayTo: to, OperationContext: a.opCtx})
+		return "", s.acs.Play(ctx, a.conn, acs.PlayOptions{Sources: []acs.PlaySource{a.source.acs()}, PlayTo: to, OperationContext: a.opCtx})
 	case "recognize":
 		caller, err := acs.ParseRawID(a.caller)
 		if err != nil {
-			return err
+			return "", err
 		}
-		return s.acs.RecognizeDTMF(ctx, a.conn, acs.RecognizeDTMFOptions{Target: caller, MaxTones: 1, InitialSilenceTimeout: 10 * time.Second,
+		return "", s.acs.RecognizeDTMF(ctx, a.conn, acs.RecognizeDTMFOptions{Target: caller, MaxTones: 1, InitialSilenceTimeout: 10 * time.Second,
 			InterToneTimeout: 2 * time.Second, OperationContext: a.opCtx})
 	case "transfer":
 		target := acs.PhoneIdentifier(a.transfer.PhoneNumber)
+		if a.transfer.UserID == "" {
+			// A transfer to a phone number is billed PSTN minutes: each
+			// spends one of the bot's own dials (QUOTA_SERVICE_DIALS_PER_DAY),
+			// whoever called.
+			if err := s.limits.Take(ctx, botSubject(b.ID), quota.Cost{Quota: quota.Dials, N: 1}); err != nil {
+				return "", fmt.Errorf("bot dials quota: %w", err)
+			}
+		}
 		if a.transfer.UserID != "" {
 			u, err := s.users.Profile(ctx, a.transfer.UserID)
 			if err != nil {
-				return fmt.Errorf("transfer target %s: %w", a.transfer.UserID, err)
+				return "", fmt.Errorf("transfer target %s: %w", a.transfer.UserID, err)
 			}
 			target = acs.UserIdentifier(u.ACSUserID)
 		}
-		return s.acs.TransferToParticipant(ctx, a.conn, acs.TransferOptions{Target: target, SourceCallerID: s.opts.PSTNCallerID, OperationContext: a.opCtx})
+		return "", s.acs.TransferToParticipant(ctx, a.conn, acs.TransferOptions{Target: target, SourceCallerID: s.opts.PSTNCallerID, OperationContext: a.opCtx})
 	case "hangup":
 		if err := s.acs.HangUp(ctx, a.conn); err != nil && !acs.IsNotFound(err) {
-			return err
+			return "", err
 		}
 	}
-	return nil
+	return "", nil
 }
 
 func appendKey(keys, k string) string {

@@ -198,7 +198,7 @@ type Bot struct {
 // row is the stored bot: the configuration as one JSON property (Table
 // properties are flat), and the ACS identity made for it exactly once.
 type row struct {
-	State      string    `json:"state"` // reserved, then active
+	State      string    `json:"state"` // reserved, then active; deleting at the end
 	ACSUserID  string    `json:"acsUserId,omitempty"`
 	Config     string    `json:"config"`
 	ReservedAt time.Time `json:"reservedAt"`
@@ -213,6 +213,7 @@ type indexRow struct {
 const (
 	stateReserved = "reserved"
 	stateActive   = "active"
+	stateDeleting = "deleting"
 )
 
 func (r row) bot(id string) (Bot, error) {
@@ -437,6 +438,9 @@ func (s *Service) Put(ctx context.Context, id string, c Config) (Bot, bool, erro
 			p := httpapi.NewProblem(http.StatusConflict, "bot-being-created", "the bot's ACS identity is being created by another request; retry shortly")
 			p.RetryAfter = 2
 			return Bot{}, false, p
+		case r.State == stateDeleting:
+			return Bot{}, false, httpapi.NewProblem(http.StatusConflict, "bot-being-deleted",
+				"the bot is being deleted: delete it again (DELETE /api/bots/{botId}) to finish, then create it anew")
 		case r.State == stateReserved:
 			// A crashed reservation: take it over.
 			r.Config, r.ReservedAt, r.UpdatedAt = string(cfg), now, now
@@ -602,18 +606,37 @@ func (s *Service) List(ctx context.Context) ([]Bot, error) {
 	return out, nil
 }
 
-// Delete removes a bot, its routing and its ACS identity; deleting twice is not an error.
+// Delete removes a bot, its routing and its ACS identity; deleting twice is
+// not an error. The row is marked deleting first (ETag-conditional), so
+// from then on Get, Party and Put treat the bot as gone or going: no space
+// or contact can add it while Forget removes the rows that name it. A
+// deletion that fails part way is finished by deleting again.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	if CheckID(id) != nil {
 		return nil
 	}
 	var r row
-	etag, err := s.bots.Get(ctx, id, botRow, &r)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return store.ProblemFor(err)
+	var etag azcore.ETag
+	for attempt := 0; ; attempt++ {
+		var err error
+		etag, err = s.bots.Get(ctx, id, botRow, &r)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return store.ProblemFor(err)
+		}
+		if r.State == stateDeleting {
+			break
+		}
+		r.State = stateDeleting
+		etag, err = s.bots.Replace(ctx, id, botRow, r, etag)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrPreconditionFailed) || attempt >= 4 {
+			return store.ProblemFor(err)
+		}
 	}
 	if b, err := r.bot(id); err == nil {
 		s.releaseNumbers(ctx, id, b.PhoneNumbers, nil)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"switchboard/dev/acsemu"
 	"switchboard/dev/azurite"
 	"switchboard/handler/internal/acs"
@@ -66,10 +68,12 @@ func (s *fakeSpaces) set(id, groupCallID string) {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	return newLimitedFixture(t, 1000)
+	return newLimitedFixture(t, nil, nil)
 }
 
-func newLimitedFixture(t *testing.T, rings int) *fixture {
+// newLimitedFixture limits quotas (1000 each otherwise): user for callers
+// (rings per caller and bot), service for a bot's own bucket.
+func newLimitedFixture(t *testing.T, user, service quota.Limits) *fixture {
 	t.Helper()
 	emu, err := acsemu.Start(acsemu.Options{})
 	if err != nil {
@@ -90,8 +94,7 @@ func newLimitedFixture(t *testing.T, rings int) *fixture {
 	}
 	f := &fixture{ids: identity.NewService(st, client, identity.Options{AllowedScopes: []string{"voip"}, DefaultScopes: []string{"voip"}}),
 		emu: emu, acs: client, base: "http://" + ln.Addr().String(), calls: make(chan struct{}, 1000), spaces: &fakeSpaces{calls: map[string]string{}}}
-	l := quota.Every(1000, quota.Limits{quota.Rings: rings})
-	lim, err := quota.New(st, quota.Config{User: l, Service: l})
+	lim, err := quota.New(st, quota.Config{User: quota.Every(1000, user), Service: quota.Every(1000, service)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,8 +372,8 @@ func TestIncomingCallRouting(t *testing.T) {
 // caller's calls to one bot are bounded (quota.Rings); over it the call is
 // not answered and the event acknowledged. Another caller is unaffected.
 func TestBotAnswersAreQuotaPerCaller(t *testing.T) {
-	f := newLimitedFixture(t, 2)
-	bob, carol := f.user(t, "bob"), f.user(t, "carol")
+	f := newLimitedFixture(t, quota.Limits{quota.Rings: 2}, quota.Limits{quota.Rings: 3})
+	bob, carol, dave := f.user(t, "bob"), f.user(t, "carol"), f.user(t, "dave")
 	b, _, err := f.svc.Put(t.Context(), "reception", reception("bob"))
 	if err != nil {
 		t.Fatal(err)
@@ -394,6 +397,12 @@ func TestBotAnswersAreQuotaPerCaller(t *testing.T) {
 	ring(carol, "carol")
 	if n := f.emu.Requests("AnswerCall"); n != 3 {
 		t.Fatalf("carol's call was not answered (%d answers)", n)
+	}
+	// The bot's own total (QUOTA_BOT_RINGS_PER_HOUR, here 3) bounds every
+	// caller together: callers' numbers can be spoofed.
+	ring(dave, "dave")
+	if n := f.emu.Requests("AnswerCall"); n != 3 {
+		t.Fatalf("dave's call was answered past the bot's total of 3 (%d answers)", n)
 	}
 	if f.other.Load() != 0 {
 		t.Error("a refused call to a bot went to the fan-out")
@@ -624,6 +633,12 @@ func TestConnectTransitions(t *testing.T) {
 	moving := func() callRow {
 		return callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", MoveConnectionID: "space-conn", State: "connected", Step: stepMove, Seq: 5, Keys: "4"}
 	}
+	connecting := func() callRow {
+		return callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", MoveConnectionID: "space-conn", State: "connected", Step: stepConnect, Seq: 3, Keys: "4"}
+	}
+	left := func() callRow {
+		return callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", State: "ended", Step: stepDone, Seq: 3, Keys: "4", Outcome: OutcomeCallerLeft}
+	}
 	cases := []struct {
 		name        string
 		row         callRow
@@ -631,13 +646,23 @@ func TestConnectTransitions(t *testing.T) {
 		changed     bool
 		outcome     string
 		kind, leave string
+		conn        string // the action's connection, when it matters
 	}{
-		{"move failed", moving(), ev(acs.EventMoveParticipantFailed, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", "space-conn"},
-		{"moved", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 5), true, OutcomeMoved, "hangup", "space-conn"},
-		{"a stale move event", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 4), false, "", "", ""},
-		{"the space call ended before the move", moving(), ev(acs.EventCallDisconnected, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", ""},
-		{"connect failed", callRow{CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventConnectFailed, "space-conn", stepConnect, 3), true, OutcomeMoveFailed, "play", ""},
-		{"connected: move", callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventCallConnected, "space-conn", stepConnect, 3), true, "", "move", ""},
+		{"move failed", moving(), ev(acs.EventMoveParticipantFailed, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", "space-conn", ""},
+		{"moved", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 5), true, OutcomeMoved, "hangup", "space-conn", ""},
+		{"a stale move event", moving(), ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 4), false, "", "", "", ""},
+		{"the space call ended before the move", moving(), ev(acs.EventCallDisconnected, "space-conn", stepMove, 5), true, OutcomeMoveFailed, "play", "", ""},
+		{"connect failed", callRow{CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventConnectFailed, "space-conn", stepConnect, 3), true, OutcomeMoveFailed, "play", "", ""},
+		{"connected: move", callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", Step: stepConnect, Seq: 3}, ev(acs.EventCallConnected, "space-conn", stepConnect, 3), true, "", "move", "", ""},
+		// Out of order: only the caller's own connection ending means the caller left.
+		{"the space connection ended while connecting", connecting(), ev(acs.EventCallDisconnected, "space-conn", "", 0), true, OutcomeMoveFailed, "play", "", "bot-conn"},
+		{"the caller left while connecting", connecting(), ev(acs.EventCallDisconnected, "bot-conn", "", 0), true, OutcomeCallerLeft, "hangup", "", "space-conn"},
+		{"the bot's call ended with the move", moving(), ev(acs.EventCallDisconnected, "bot-conn", "", 0), true, OutcomeMoved, "hangup", "", "space-conn"},
+		{"another connection ended during the move", moving(), ev(acs.EventCallDisconnected, "other-conn", "", 0), false, "", "", "", ""},
+		// A CallConnected the call moved past: the bot leaves that connection.
+		{"connected after the caller left", left(), ev(acs.EventCallConnected, "space-conn", stepConnect, 3), false, OutcomeCallerLeft, "hangup", "", "space-conn"},
+		{"connected with a stale context", connecting(), ev(acs.EventCallConnected, "space-conn", stepConnect, 2), false, "", "hangup", "", "space-conn"},
+		{"connected redelivered during the move", moving(), ev(acs.EventCallConnected, "space-conn", stepConnect, 4), false, "", "", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -653,12 +678,259 @@ func TestConnectTransitions(t *testing.T) {
 				}
 				return
 			}
-			if act == nil || act.kind != tc.kind || act.leave != tc.leave {
-				t.Fatalf("action = %+v, want %s leaving %q", act, tc.kind, tc.leave)
+			if act == nil || act.kind != tc.kind || act.leave != tc.leave || (tc.conn != "" && act.conn != tc.conn) {
+				t.Fatalf("action = %+v, want %s on %q leaving %q", act, tc.kind, tc.conn, tc.leave)
 			}
 			if tc.kind == "move" && (act.into != "space-conn" || act.conn != "bot-conn" || c.MoveConnectionID != "space-conn") {
 				t.Errorf("move = %+v, row %+v", act, c)
 			}
 		})
+	}
+	// The bot's call ending with the move may come before
+	// MoveParticipantSucceeded: the outcome is moved once, and the late
+	// Succeeded changes nothing and repeats nothing.
+	t.Run("moved, then a late MoveParticipantSucceeded", func(t *testing.T) {
+		c := moving()
+		var act *action
+		s.transition(t.Context(), b, callID, &c, ev(acs.EventCallDisconnected, "bot-conn", "", 0), &act)
+		act = nil
+		if changed := s.transition(t.Context(), b, callID, &c, ev(acs.EventMoveParticipantSucceeded, "space-conn", stepMove, 5), &act); changed || act != nil || c.Outcome != OutcomeMoved {
+			t.Errorf("late Succeeded: changed %v, action %+v, outcome %q", changed, act, c.Outcome)
+		}
+		for _, late := range []acs.CallbackEvent{ev(acs.EventCallDisconnected, "space-conn", "", 0), ev(acs.EventCallDisconnected, "bot-conn", "", 0)} {
+			if changed := s.transition(t.Context(), b, callID, &c, late, &act); changed || act != nil || c.Outcome != OutcomeMoved {
+				t.Errorf("late %s on %s: changed %v, action %+v, outcome %q", late.Type, late.Data.CallConnectionID, changed, act, c.Outcome)
+			}
+		}
+	})
+}
+
+// fakeMover is Call Automation for the connect action's clean-up: it
+// records hang-ups and plays, and fails ConnectCall or MoveParticipants at
+// once when told to.
+type fakeMover struct {
+	ACS
+	mu                    sync.Mutex
+	connectErr, moveErr   error
+	hungUp, played, moved []string
+	transferred           []string
+}
+
+func (m *fakeMover) ConnectCall(context.Context, acs.ConnectOptions) (acs.CallConnection, error) {
+	if m.connectErr != nil {
+		return acs.CallConnection{}, m.connectErr
+	}
+	return acs.CallConnection{ID: "space-conn"}, nil
+}
+func (m *fakeMover) MoveParticipants(_ context.Context, into string, _ acs.MoveParticipantsOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.moved = append(m.moved, into)
+	return m.moveErr
+}
+func (m *fakeMover) HangUp(_ context.Context, conn string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.hungUp = append(m.hungUp, conn)
+	return nil
+}
+func (m *fakeMover) TransferToParticipant(_ context.Context, conn string, o acs.TransferOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.transferred = append(m.transferred, o.Target.Raw())
+	return nil
+}
+func (m *fakeMover) Play(_ context.Context, conn string, _ acs.PlayOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.played = append(m.played, conn)
+	return nil
+}
+
+// The connect action's own answers: the connection ConnectCall made is
+// kept, so the caller leaving before its CallConnected hangs it up; one
+// made for a call that moved on is hung up at once; a connect or move ACS
+// refuses at once plays the goodbye (and leaves the space call) instead of
+// leaving the caller in silence.
+func TestConnectActionCleansUp(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.user(t, "alice")
+	c := reception("alice")
+	c.Menu["4"] = Action{Connect: &Connect{SpaceID: "team"}}
+	f.spaces.set("team", "5f0c3c36-2a4e-4a39-9d0a-6a3f2a1f7b11")
+	b, _, err := f.svc.Put(ctx, "reception", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callID = "6a1b3c9e-0f4d-4f7e-9b8a-2c1d0e3f4a5b"
+	pressFour := acs.CallbackEvent{Type: acs.EventRecognizeCompleted, Data: acs.CallEventData{CallConnectionID: "bot-conn", OperationContext: opContext(callID, 2, stepMenu)},
+		RawData: []byte(`{"recognitionType":"dtmf","dtmfResult":{"tones":["four"]}}`)}
+	atMenu := callRow{Caller: "8:acs:bob", CallConnectionID: "bot-conn", State: "connected", Step: stepMenu, Seq: 2, Answered: true}
+	row := func() callRow {
+		t.Helper()
+		var r callRow
+		if _, err := f.svc.calls.Get(ctx, b.ID, callID, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	start := func(t *testing.T, m *fakeMover, r callRow) {
+		t.Helper()
+		f.svc.acs = m
+		if _, err := f.svc.calls.Upsert(ctx, b.ID, callID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("the caller leaves before CallConnected", func(t *testing.T) {
+		m := &fakeMover{}
+		start(t, m, atMenu)
+		if err := f.svc.apply(ctx, b.ID, callID, pressFour); err != nil {
+			t.Fatal(err)
+		}
+		if r := row(); r.Step != stepConnect || r.MoveConnectionID != "space-conn" {
+			t.Fatalf("after the connect: step %s, move connection %q; want connect, space-conn", r.Step, r.MoveConnectionID)
+		}
+		if err := f.svc.apply(ctx, b.ID, callID, acs.CallbackEvent{Type: acs.EventCallDisconnected, Data: acs.CallEventData{CallConnectionID: "bot-conn"}}); err != nil {
+			t.Fatal(err)
+		}
+		if r := row(); r.Outcome != OutcomeCallerLeft || !slices.Equal(m.hungUp, []string{"space-conn"}) {
+			t.Errorf("outcome %q, hung up %v; want caller-hung-up, space-conn", r.Outcome, m.hungUp)
+		}
+	})
+	t.Run("a connection for a call that moved on", func(t *testing.T) {
+		m := &fakeMover{}
+		r := atMenu
+		r.Step, r.Seq, r.State, r.Outcome = stepDone, 3, "ended", OutcomeCallerLeft
+		start(t, m, r)
+		if err := f.svc.connected(ctx, b.ID, callID, action{opCtx: opContext(callID, 3, stepConnect)}, "space-conn"); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m.hungUp, []string{"space-conn"}) || row().MoveConnectionID != "" {
+			t.Errorf("hung up %v, row %+v; want space-conn hung up, not recorded", m.hungUp, row())
+		}
+	})
+	t.Run("ConnectCall refused", func(t *testing.T) {
+		m := &fakeMover{connectErr: errors.New("403 forbidden")}
+		start(t, m, atMenu)
+		if err := f.svc.apply(ctx, b.ID, callID, pressFour); err != nil {
+			t.Fatal(err)
+		}
+		if r := row(); r.Outcome != OutcomeMoveFailed || r.Step != stepGoodbye || !slices.Equal(m.played, []string{"bot-conn"}) || len(m.hungUp) != 0 {
+			t.Errorf("outcome %q step %s, played %v, hung up %v; want move-failed, the goodbye on bot-conn", r.Outcome, r.Step, m.played, m.hungUp)
+		}
+	})
+	t.Run("MoveParticipants refused", func(t *testing.T) {
+		m := &fakeMover{moveErr: errors.New("400 bad request")}
+		r := atMenu
+		r.Step, r.Seq, r.MoveConnectionID = stepConnect, 3, "space-conn"
+		start(t, m, r)
+		if err := f.svc.apply(ctx, b.ID, callID, acs.CallbackEvent{Type: acs.EventCallConnected, Data: acs.CallEventData{CallConnectionID: "space-conn", OperationContext: opContext(callID, 3, stepConnect)}}); err != nil {
+			t.Fatal(err)
+		}
+		if r := row(); r.Outcome != OutcomeMoveFailed || r.Step != stepGoodbye || !slices.Equal(m.moved, []string{"space-conn"}) ||
+			!slices.Equal(m.hungUp, []string{"space-conn"}) || !slices.Equal(m.played, []string{"bot-conn"}) {
+			t.Errorf("outcome %q step %s, moved %v, hung up %v, played %v; want move-failed, space-conn left, the goodbye on bot-conn", r.Outcome, r.Step, m.moved, m.hungUp, m.played)
+		}
+	})
+}
+
+// Delete marks the bot deleting before Forget runs: an add racing the
+// deletion (here, one made from inside Forget) finds no bot, a Put is
+// refused, and when Delete ends no row, routing or identity is left. A
+// deletion that failed part way is finished by deleting again.
+func TestDeleteRefusesAddsWhileForgetting(t *testing.T) {
+	f := newFixture(t)
+	f.user(t, "alice")
+	b, _, err := f.svc.Put(t.Context(), "reception", reception("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := reception("alice")
+	c.PhoneNumbers = []string{"+14255550199"}
+	if _, _, err := f.svc.Put(t.Context(), "reception", c); err != nil {
+		t.Fatal(err)
+	}
+	forgets := 0
+	f.svc.opts.Forget = func(ctx context.Context, party string) error {
+		forgets++
+		if _, err := f.svc.Party(ctx, "reception"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a party lookup during the deletion: %v, want not found", err)
+		}
+		var p *httpapi.Problem
+		if _, _, err := f.svc.Put(ctx, "reception", reception("alice")); !errors.As(err, &p) || p.Code != "bot-being-deleted" {
+			t.Errorf("Put during the deletion: %v, want bot-being-deleted", err)
+		}
+		if forgets == 1 {
+			return errors.New("store down")
+		}
+		return nil
+	}
+	if err := f.svc.Delete(t.Context(), "reception"); err == nil {
+		t.Fatal("Delete with Forget failing succeeded")
+	}
+	if _, err := f.svc.Get(t.Context(), "reception"); err == nil {
+		t.Error("a half-deleted bot is found")
+	}
+	if err := f.svc.Delete(t.Context(), "reception"); err != nil {
+		t.Fatal(err)
+	}
+	if forgets != 2 {
+		t.Errorf("Forget ran %d times, want 2", forgets)
+	}
+	var r row
+	if _, err := f.svc.bots.Get(t.Context(), "reception", botRow, &r); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the bot's row is left: %+v %v", r, err)
+	}
+	if _, err := f.svc.BotByACSID(t.Context(), b.ACSUserID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the bot's ACS routing is left: %v", err)
+	}
+	var ix indexRow
+	if _, err := f.svc.index.Get(t.Context(), "tel:+14255550199", botRow, &ix); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the bot's number routing is left: %+v %v", ix, err)
+	}
+	if _, created, err := f.svc.Put(t.Context(), "reception", reception("alice")); err != nil || !created {
+		t.Errorf("Put after the deletion = created %v, %v", created, err)
+	}
+}
+
+// A bot's transfers to phone numbers cost PSTN minutes whoever called: each
+// spends one of the bot's own dials (QUOTA_SERVICE_DIALS_PER_DAY); over it
+// the caller hears the goodbye instead, and transfers to users go on.
+func TestBotPhoneTransfersSpendTheBotsDials(t *testing.T) {
+	f := newLimitedFixture(t, nil, quota.Limits{quota.Dials: 1})
+	ctx := t.Context()
+	alice := f.user(t, "alice")
+	b, _, err := f.svc.Put(ctx, "reception", reception("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeMover{}
+	f.svc.acs = m
+	press := func(callID, tone string) callRow {
+		t.Helper()
+		if _, err := f.svc.calls.Upsert(ctx, b.ID, callID, callRow{Caller: "4:+14255550111", CallConnectionID: "conn-" + callID, State: "connected", Step: stepMenu, Seq: 2, Answered: true}); err != nil {
+			t.Fatal(err)
+		}
+		ev := acs.CallbackEvent{Type: acs.EventRecognizeCompleted, Data: acs.CallEventData{CallConnectionID: "conn-" + callID, OperationContext: opContext(callID, 2, stepMenu)},
+			RawData: []byte(`{"recognitionType":"dtmf","dtmfResult":{"tones":["` + tone + `"]}}`)}
+		if err := f.svc.apply(ctx, b.ID, callID, ev); err != nil {
+			t.Fatal(err)
+		}
+		var r callRow
+		if _, err := f.svc.calls.Get(ctx, b.ID, callID, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first, second, toUser := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	if r := press(first, "two"); r.Step != stepTransfer || !slices.Equal(m.transferred, []string{"4:+14255550123"}) {
+		t.Fatalf("the first phone transfer: step %s, transferred %v", r.Step, m.transferred)
+	}
+	if r := press(second, "two"); r.Outcome != OutcomeTransferFailed || r.Step != stepGoodbye || len(m.transferred) != 1 || !slices.Equal(m.played, []string{"conn-" + second}) {
+		t.Errorf("a phone transfer past the bot's dials: outcome %q step %s, transferred %v, played %v; want transfer-failed and the goodbye", r.Outcome, r.Step, m.transferred, m.played)
+	}
+	if r := press(toUser, "one"); r.Step != stepTransfer || len(m.transferred) != 2 || m.transferred[1] != alice {
+		t.Errorf("a transfer to a user: step %s, transferred %v", r.Step, m.transferred)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"switchboard/handler/internal/chat"
 	"switchboard/handler/internal/httpapi"
+	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/store"
 )
 
@@ -23,7 +24,8 @@ func (s *Service) SetChat(c Chat) { s.chat = c }
 const ChatKind = "call"
 
 // chatOf is who belongs in a call's thread: the creator, the invited app
-// users and the SMS guests (dialled phones cannot chat).
+// users and the SMS guests (dialled phones cannot chat, and a bot has no
+// use for chat: space threads leave bots out too).
 func (s *Service) chatOf(ctx context.Context, id string, c call, invs map[string]invitee) (chat.Thread, []chat.Member, error) {
 	th := chat.Thread{Key: ChatKind + ":" + id, Topic: c.Subject, HistoryFrom: c.CreatedAt}
 	if th.Topic == "" {
@@ -35,7 +37,7 @@ func (s *Service) chatOf(ctx context.Context, id string, c call, invs map[string
 	}
 	members := []chat.Member{{UserID: c.Creator, ACSUserID: creator.ACSUserID, DisplayName: creator.DisplayName}}
 	for uid, v := range invs {
-		if !strings.HasPrefix(uid, "4:") {
+		if !strings.HasPrefix(uid, "4:") && !identity.IsBotParty(uid) {
 			members = append(members, chat.Member{UserID: uid, ACSUserID: v.ACSUserID})
 		}
 	}

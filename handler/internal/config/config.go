@@ -89,10 +89,13 @@ type Config struct {
 	// Pushes that events cause have no service caller, so one limit each:
 	// chat messages a sender's pushes may carry per hour, texts from one SMS
 	// guest of one call pushed to its creator per hour, and incoming calls
-	// (pushed or answered by a bot) per caller and callee per hour.
+	// (pushed or answered by a bot) per caller and callee per hour; and the
+	// calls one bot answers per hour, whoever calls (callers' numbers can
+	// be spoofed, so the pair limit alone does not bound a bot).
 	QuotaChatPushesPerHour   int // QUOTA_CHAT_PUSHES_PER_HOUR
 	QuotaGuestRepliesPerHour int // QUOTA_GUEST_REPLIES_PER_HOUR
 	QuotaRingsPerHour        int // QUOTA_RINGS_PER_HOUR
+	QuotaBotRingsPerHour     int // QUOTA_BOT_RINGS_PER_HOUR
 
 	Teams Teams // TEAMS_* and GRAPH_*: Teams meetings through Microsoft Graph
 
@@ -173,7 +176,7 @@ var Settings = []string{
 	"QUOTA_SPACES_PER_HOUR", "QUOTA_SPACE_INVITES_PER_HOUR", "QUOTA_CALL_AUTOMATION_PER_HOUR", "QUOTA_REVOCATIONS_PER_HOUR", "QUOTA_TEAMS_MEETINGS_PER_DAY",
 	"QUOTA_SERVICE_TOKENS_PER_MINUTE", "QUOTA_SERVICE_CALLS_PER_HOUR", "QUOTA_SERVICE_INVITES_PER_HOUR", "QUOTA_SERVICE_DIALS_PER_DAY", "QUOTA_SERVICE_DEVICE_REGISTRATIONS_PER_DAY", "QUOTA_SERVICE_RELAY_PER_HOUR", "QUOTA_SERVICE_SMS_PER_DAY",
 	"QUOTA_SERVICE_SPACES_PER_HOUR", "QUOTA_SERVICE_SPACE_INVITES_PER_HOUR", "QUOTA_SERVICE_CALL_AUTOMATION_PER_HOUR", "QUOTA_SERVICE_REVOCATIONS_PER_HOUR", "QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY",
-	"QUOTA_CHAT_PUSHES_PER_HOUR", "QUOTA_GUEST_REPLIES_PER_HOUR", "QUOTA_RINGS_PER_HOUR",
+	"QUOTA_CHAT_PUSHES_PER_HOUR", "QUOTA_GUEST_REPLIES_PER_HOUR", "QUOTA_RINGS_PER_HOUR", "QUOTA_BOT_RINGS_PER_HOUR",
 	"EVENTGRID_TOPIC_ENDPOINT", "EVENTGRID_TOPIC_KEY", "EVENTS_WEBHOOK_KEY",
 	"TURN_URLS", "TURN_SHARED_SECRET", "TURN_SHARED_SECRET_PREVIOUS", "TURN_USER_KEY", "TURN_TTL_MINUTES",
 	"TEAMS_ORGANIZER_ID", "TEAMS_LOBBY_BYPASS",
@@ -295,6 +298,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.QuotaChatPushesPerHour = r.intRange("QUOTA_CHAT_PUSHES_PER_HOUR", 600, 1, maxQuota)
 	c.QuotaGuestRepliesPerHour = r.intRange("QUOTA_GUEST_REPLIES_PER_HOUR", 30, 1, maxQuota)
 	c.QuotaRingsPerHour = r.intRange("QUOTA_RINGS_PER_HOUR", 100, 1, maxQuota)
+	c.QuotaBotRingsPerHour = r.intRange("QUOTA_BOT_RINGS_PER_HOUR", 1000, 1, maxQuota)
 
 	c.EventGridTopicEndpoint = r.upstreamURL("EVENTGRID_TOPIC_ENDPOINT")
 	c.EventGridTopicKey = r.str("EVENTGRID_TOPIC_KEY")

@@ -144,8 +144,8 @@ func TestLoadSpendSettings(t *testing.T) {
 	if c.QuotaUser != wantUser {
 		t.Errorf("user quotas %+v, want %+v", c.QuotaUser, wantUser)
 	}
-	if c.QuotaChatPushesPerHour != 600 || c.QuotaGuestRepliesPerHour != 30 || c.QuotaRingsPerHour != 100 {
-		t.Errorf("event quota defaults: chat %d, guest replies %d, calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour)
+	if c.QuotaChatPushesPerHour != 600 || c.QuotaGuestRepliesPerHour != 30 || c.QuotaRingsPerHour != 100 || c.QuotaBotRingsPerHour != 1000 {
+		t.Errorf("event quota defaults: chat %d, guest replies %d, calls %d, bot calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour, c.QuotaBotRingsPerHour)
 	}
 	s := c.QuotaService
 	for name, pair := range map[string][2]int{
@@ -172,6 +172,7 @@ func TestLoadSpendSettings(t *testing.T) {
 	env["QUOTA_CHAT_PUSHES_PER_HOUR"] = "13"
 	env["QUOTA_GUEST_REPLIES_PER_HOUR"] = "3"
 	env["QUOTA_RINGS_PER_HOUR"] = "17"
+	env["QUOTA_BOT_RINGS_PER_HOUR"] = "23"
 	env["QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY"] = "19"
 	if c, err = load(env); err != nil {
 		t.Fatal(err)
@@ -184,8 +185,8 @@ func TestLoadSpendSettings(t *testing.T) {
 		c.QuotaService.TeamsMeetingsPerDay != 19 || c.QuotaUser.TeamsMeetingsPerDay != 20 {
 		t.Errorf("quota settings: %+v %+v", c.QuotaUser, c.QuotaService)
 	}
-	if c.QuotaChatPushesPerHour != 13 || c.QuotaGuestRepliesPerHour != 3 || c.QuotaRingsPerHour != 17 {
-		t.Errorf("event quotas: chat %d, guest replies %d, calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour)
+	if c.QuotaChatPushesPerHour != 13 || c.QuotaGuestRepliesPerHour != 3 || c.QuotaRingsPerHour != 17 || c.QuotaBotRingsPerHour != 23 {
+		t.Errorf("event quotas: chat %d, guest replies %d, calls %d, bot calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour, c.QuotaBotRingsPerHour)
 	}
 }
 

@@ -90,6 +90,9 @@ func (s *Service) AddContact(ctx context.Context, owner, ownerName, contactID st
 		return Contact{}, httpapi.NewProblem(http.StatusBadRequest, "contact-blocked",
 			"you have blocked this user: unblock them (DELETE /api/blocks/{userId}) before adding them")
 	}
+	if IsBotParty(contactID) {
+		return s.askBot(ctx, owner, contactID)
+	}
 	var existing contactRow
 	_, err = s.contacts.Get(ctx, owner, contactID, &existing)
 	switch {
@@ -132,6 +135,33 @@ func (s *Service) AddContact(ctx context.Context, owner, ownerName, contactID st
 		c.ACSUserID = target.ACSUserID
 	}
 	return c, nil
+}
+
+// askBot is an end user asking a bot party to be a contact. Only a service
+// makes a bot reachable (AddBotContact), so the ask writes nothing and the
+// answer is what an unknown user's first request gets, "requested"; a bot
+// a service already made owner's mutual contact reads as it is listed.
+func (s *Service) askBot(ctx context.Context, owner, botParty string) (Contact, error) {
+	var mine contactRow
+	_, err := s.contacts.Get(ctx, owner, botParty, &mine)
+	switch {
+	case isNotFound(err):
+		if err := s.checkContactCap(ctx, owner); err != nil {
+			return Contact{}, err
+		}
+		return Contact{UserID: botParty, State: StateRequested}, nil
+	case err != nil:
+		return Contact{}, storeError(err)
+	}
+	var theirs contactOfRow
+	_, err = s.contactOf.Get(ctx, owner, botParty, &theirs)
+	switch {
+	case isNotFound(err):
+		return Contact{UserID: botParty, State: StateRequested}, nil
+	case err != nil:
+		return Contact{}, storeError(err)
+	}
+	return mutualContact(botParty, mine, theirs), nil
 }
 
 // profilesOf reads two users' profiles at once; a user without one gets a
@@ -187,10 +217,24 @@ func checkUserID(userID string) error {
 
 // RemoveContact withdraws owner's request or ends a mutual contact (the
 // other side's request stays, as "requested"). Removing one that is not
-// there is not an error.
+// there is not an error. A bot party's side goes too: the service wrote
+// both sides at once (AddBotContact), and a bot's leftover request would
+// let owner make it mutual again on their own.
 func (s *Service) RemoveContact(ctx context.Context, owner, contactID string) error {
 	if err := checkUserID(contactID); err != nil {
 		return err
+	}
+	if IsBotParty(contactID) {
+		// owner's view of mutual first (contactof(owner, bot)), then the rest.
+		for _, r := range []struct {
+			t      *store.Table
+			pk, rk string
+		}{{s.contactOf, owner, contactID}, {s.contacts, contactID, owner}, {s.contactOf, contactID, owner}, {s.contacts, owner, contactID}} {
+			if err := r.t.Delete(ctx, r.pk, r.rk, azcore.ETagAny); err != nil && !isNotFound(err) {
+				return storeError(err)
+			}
+		}
+		return nil
 	}
 	// The reverse row first: it is what the other side's view of mutual
 	// reads, so consent ends first even if the second delete fails.
@@ -296,7 +340,8 @@ func (s *Service) Requests(ctx context.Context, owner string) ([]Request, error)
 	}
 	out := []Request{}
 	for id, t := range theirs {
-		if _, asked := mine[id]; asked || blocked[id] {
+		// A bot never asks: its side exists only with owner's (AddBotContact).
+		if _, asked := mine[id]; asked || blocked[id] || IsBotParty(id) {
 			continue
 		}
 		out = append(out, Request{UserID: id, DisplayName: t.DisplayName, RequestedAt: t.AddedAt})

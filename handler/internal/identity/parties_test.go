@@ -2,10 +2,12 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"switchboard/handler/internal/httpapi"
@@ -107,4 +109,88 @@ func TestBotParties(t *testing.T) {
 func isNotFoundProblem(err error) bool {
 	var p *httpapi.Problem
 	return errors.As(err, &p) && p.Status == http.StatusNotFound && p.Code == "user-not-found"
+}
+
+// Only a service makes a bot reachable: once the bot's contact is removed
+// (by alice, by a service for her, or by her blocking it), her own request
+// neither finds the bot's old side (no request from the bot, not mutual)
+// nor writes anything, and its answer is the one an unknown user's gets.
+func TestBotContactIsNotRevivedByTheUser(t *testing.T) {
+	s, _, _ := newThrottleService(t)
+	ctx := t.Context()
+	s.SetBots(func(_ context.Context, botID string) (User, error) {
+		if botID != "reception" {
+			return User{}, fmt.Errorf("bot %q: %w", botID, store.ErrNotFound)
+		}
+		return User{ACSUserID: "8:acs:bot-reception", DisplayName: "Reception"}, nil
+	}, func(context.Context, string) (string, error) { return "", store.ErrNotFound })
+	g, _ := s.Grant(TokenRequest{})
+	if _, err := s.IssueToken(ctx, "alice", "alice", g); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(c Contact, id string) string {
+		c.UserID = strings.Replace(c.UserID, id, "<party>", 1)
+		b, _ := json.Marshal(c)
+		return string(b)
+	}
+	for _, remove := range []struct {
+		name string
+		do   func() error
+	}{
+		{"removed", func() error { return s.RemoveContact(ctx, "alice", "bot:reception") }},
+		{"blocked and unblocked", func() error {
+			if _, err := s.BlockUser(ctx, "alice", "bot:reception"); err != nil {
+				return err
+			}
+			return s.UnblockUser(ctx, "alice", "bot:reception")
+		}},
+	} {
+		if c, err := s.AddBotContact(ctx, "alice", "Alice", "bot:reception"); err != nil || c.State != StateMutual {
+			t.Fatalf("%s: AddBotContact = %+v, %v", remove.name, c, err)
+		}
+		// Already mutual: alice's own ask reads it as listed and changes nothing.
+		if c, err := s.AddContact(ctx, "alice", "Alice", "bot:reception"); err != nil || c.State != StateMutual {
+			t.Errorf("%s: alice asks a bot she has = %+v, %v; want mutual", remove.name, c, err)
+		}
+		if err := remove.do(); err != nil {
+			t.Fatal(err)
+		}
+		for _, rows := range []struct {
+			t      *store.Table
+			pk, rk string
+		}{{s.contacts, "alice", "bot:reception"}, {s.contactOf, "alice", "bot:reception"}, {s.contacts, "bot:reception", "alice"}, {s.contactOf, "bot:reception", "alice"}} {
+			if ok, err := s.exists(ctx, rows.t, rows.pk, rows.rk); err != nil || ok {
+				t.Errorf("%s: a row (%s, %s) is left: %v %v", remove.name, rows.pk, rows.rk, ok, err)
+			}
+		}
+		if reqs, err := s.Requests(ctx, "alice"); err != nil || len(reqs) != 0 {
+			t.Errorf("%s: alice's requests = %+v, %v; want none", remove.name, reqs, err)
+		}
+		c, err := s.AddContact(ctx, "alice", "Alice", "bot:reception")
+		unknown, uerr := s.AddContact(ctx, "alice", "Alice", "nobody-at-all")
+		if err != nil || uerr != nil || answer(c, "bot:reception") != answer(unknown, "nobody-at-all") {
+			t.Errorf("%s: alice asks the bot = %s %v; an unknown user = %s %v", remove.name, answer(c, "bot:reception"), err, answer(unknown, "nobody-at-all"), uerr)
+		}
+		if reach, _, _ := s.Reach(ctx, "alice", false, []string{"bot:reception"}, nil); len(reach) != 0 {
+			t.Errorf("%s: alice made the bot reachable herself: %+v", remove.name, reach)
+		}
+		list, _ := s.Contacts(ctx, "alice")
+		for _, c := range list {
+			if c.UserID == "bot:reception" {
+				t.Errorf("%s: alice's ask of the bot wrote a contact: %+v", remove.name, c)
+			}
+		}
+	}
+}
+
+// A bot's side, had one been written alone, never shows as a request.
+func TestBotNeverInRequests(t *testing.T) {
+	s, _, _ := newThrottleService(t)
+	ctx := t.Context()
+	if _, err := s.contactOf.Upsert(ctx, "alice", "bot:reception", contactOfRow{DisplayName: "Reception"}); err != nil {
+		t.Fatal(err)
+	}
+	if reqs, err := s.Requests(ctx, "alice"); err != nil || len(reqs) != 0 {
+		t.Errorf("alice's requests = %+v, %v; want none", reqs, err)
+	}
 }

@@ -3,8 +3,10 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,9 @@ import (
 )
 
 func TestMain(m *testing.M) { azurite.Main(m) }
+
+// serviceSeq keeps services made in the same second on their own tables.
+var serviceSeq atomic.Int64
 
 // clock is a test clock the service and the test share.
 type clock struct {
@@ -37,7 +42,7 @@ func newThrottleService(t *testing.T) (*Service, *acsemu.Emulator, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(store.Config{ConnectionString: azurite.Shared(t).ConnectionString(), Prefix: "thr" + time.Now().Format("150405")})
+	st, err := store.New(store.Config{ConnectionString: azurite.Shared(t).ConnectionString(), Prefix: fmt.Sprintf("thr%s%d", time.Now().Format("150405"), serviceSeq.Add(1))})
 	if err != nil {
 		t.Fatal(err)
 	}

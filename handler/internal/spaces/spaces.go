@@ -322,7 +322,8 @@ func (s *Service) PutMember(ctx context.Context, actor string, service bool, id,
 }
 
 // addBot makes an existing bot an accepted member; a bot that does not
-// exist is invited, as an unknown user is, and so never becomes a member.
+// exist, or one the owner blocked, is invited, as an unknown user is, and
+// so never becomes a member (as AddBotContact refuses a blocked bot).
 func (s *Service) addBot(ctx context.Context, actor, id, party string) (MemberState, error) {
 	bot, err := s.users.Profile(ctx, party)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) || (err == nil && bot.ACSUserID == "") {
@@ -330,6 +331,13 @@ func (s *Service) addBot(ctx context.Context, actor, id, party string) (MemberSt
 	}
 	if err != nil {
 		return MemberState{}, store.ProblemFor(err)
+	}
+	blocked, err := s.users.HasBlocked(ctx, actor, party)
+	if err != nil {
+		return MemberState{}, store.ProblemFor(err)
+	}
+	if blocked {
+		return s.invite(ctx, actor, id, party)
 	}
 	p, err := s.loadFor(ctx, actor, id)
 	if err != nil {
@@ -628,12 +636,14 @@ func (s *Service) EraseUser(ctx context.Context, userID, _ string) error {
 	return nil
 }
 
-// handOver gives a departing owner's space to the member who accepted
-// first, or deletes it (and every invitation to it) when there is none.
+// handOver gives a departing owner's space to the member (not a bot) who
+// accepted first, or deletes it (and every invitation to it) when there is
+// none.
 func (s *Service) handOver(ctx context.Context, p *partition, owner string) error {
 	heir := ""
 	for uid, m := range p.members {
-		if uid == owner || m.State != StateAccepted {
+		// A bot is a member no one acts as: it never owns a space.
+		if uid == owner || m.State != StateAccepted || identity.IsBotParty(uid) {
 			continue
 		}
 		if heir == "" || m.AcceptedAt.Before(p.members[heir].AcceptedAt) || m.AcceptedAt.Equal(p.members[heir].AcceptedAt) && uid < heir {
