@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"switchboard/dev/acsemu"
+	"switchboard/dev/funchost"
 )
 
 // Bot is a bot of the bots table.
@@ -118,12 +120,24 @@ func (s *Server) phone(r *http.Request) (any, error) {
 		c := conv(m.To, m.From)
 		c.Texts = append(c.Texts, Text{Direction: "out", MessageID: m.ID, Message: m.Message, At: m.At})
 	}
+	// Texts back: those sent from this console, and every SMSReceived the
+	// handler was delivered (make run's demo, a test, another tool).
+	seen := map[string]bool{}
 	s.mu.Lock()
 	for _, m := range s.inbound {
 		c := conv(m.From, m.To)
 		c.Texts = append(c.Texts, Text{Direction: "in", MessageID: m.MessageID, Message: m.Message, At: m.At, Error: m.Error})
+		seen[m.MessageID] = true
 	}
 	s.mu.Unlock()
+	for _, m := range receivedTexts(s.st.Host.Journal(0)) {
+		if m.MessageID == "" || seen[m.MessageID] {
+			continue
+		}
+		seen[m.MessageID] = true
+		c := conv(m.From, m.To)
+		c.Texts = append(c.Texts, Text{Direction: "in", MessageID: m.MessageID, Message: m.Message, At: m.At})
+	}
 	for _, c := range convs {
 		sort.SliceStable(c.Texts, func(i, j int) bool { return c.Texts[i].At.Before(c.Texts[j].At) })
 		view.Conversations = append(view.Conversations, *c)
@@ -185,6 +199,64 @@ func (s *Server) connectionAction(r *http.Request) (any, error) {
 	c, _ := s.st.ACS.Call(id)
 	return c, nil
 }
+
+// receivedTexts are the Microsoft.Communication.SMSReceived events among the
+// Event Grid deliveries of the host's journal (one event once, however many
+// times Event Grid retried it). ACS names the sender without its +.
+func receivedTexts(entries []funchost.JournalEntry) []inboundText {
+	var out []inboundText
+	for _, e := range entries {
+		if e.Kind != "eventgrid" || !slices.Contains(e.EventTypes, smsReceived) {
+			continue
+		}
+		var events []struct {
+			Type      string          `json:"eventType"` // the Event Grid schema
+			CEType    string          `json:"type"`      // CloudEvents
+			EventTime time.Time       `json:"eventTime"`
+			Data      json.RawMessage `json:"data"`
+		}
+		body := strings.TrimSpace(e.Request)
+		if strings.HasPrefix(body, "{") {
+			body = "[" + body + "]"
+		}
+		if json.Unmarshal([]byte(body), &events) != nil {
+			continue // cut at the journal's limit, or not an array of events
+		}
+		for _, ev := range events {
+			if ev.Type+ev.CEType != smsReceived {
+				continue
+			}
+			var d map[string]any
+			if json.Unmarshal(ev.Data, &d) != nil {
+				continue
+			}
+			str := func(keys ...string) string {
+				for _, k := range keys {
+					if v, ok := d[k].(string); ok && v != "" {
+						return v
+					}
+				}
+				return ""
+			}
+			from := str("From", "from")
+			if from != "" && !strings.HasPrefix(from, "+") {
+				from = "+" + from
+			}
+			at := ev.EventTime
+			if t, err := time.Parse(time.RFC3339Nano, str("ReceivedTimestamp", "receivedTimestamp")); err == nil {
+				at = t
+			}
+			if at.IsZero() {
+				at = e.At
+			}
+			out = append(out, inboundText{MessageID: str("MessageId", "messageId"), From: from, To: str("To", "to"),
+				Message: str("Message", "message"), At: at})
+		}
+	}
+	return out
+}
+
+const smsReceived = "Microsoft.Communication.SMSReceived"
 
 // TextBackRequest is the body of POST /console/api/phone/sms: the guest at
 // From texts To (the app's number; default ACS_SMS_FROM).

@@ -38,6 +38,14 @@ async function app(method, path, token, body, want) {
 
 const token = async (userId, name = '', role = '') => (await consoleApi('token', { userId, name, role })).token;
 
+// curlRequest reads the URL and headers of a copied curl line (as a shell would split it).
+function curlRequest(line) {
+  const url = line.match(/curl -s (?:-X \S+ )?(\S+)/)[1];
+  const headers = {};
+  for (const [, k, v] of line.matchAll(/-H '([^:]+): ([^']*)'/g)) headers[k] = v;
+  return { url, headers };
+}
+
 function check(cond, msg) {
   if (!cond) throw new Error(msg);
 }
@@ -63,6 +71,7 @@ context.setDefaultTimeout(WAIT);
 const page = context.pages()[0] || await context.newPage();
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
+page.on('console', (m) => { if (m.type() === 'error') pageErrors.push('console: ' + m.text()); });
 
 async function open(tab) {
   await page.goto(CONSOLE + '#' + tab);
@@ -89,11 +98,20 @@ const tests = [
     check(ada.split('.').length === 3, 'the token is not a JWT: ' + ada);
     const curl = await page.getByTestId('token-curl').textContent();
     check(curl.includes(`${FA}/api/me`) && curl.includes('Bearer ' + ada), 'the curl command does not carry the token: ' + curl);
-    // The token is one the handler accepts: her first ACS token creates her identity.
-    const first = await app('POST', '/api/token', ada, null, 200);
-    check(first.acsUserId.startsWith('8:acs:'), 'no ACS id: ' + JSON.stringify(first));
+    // The curl runs as copied (a shell would do the same request): the handler accepts the token.
+    const me = curlRequest(curl);
+    const meAnswer = await fetch(me.url, { headers: me.headers });
+    check(meAnswer.status === 200, `the copied curl answered ${meAnswer.status}: ${await meAnswer.text()}`);
+    // Ada has no ACS identity yet: the page says why she is not listed, and
+    // one click does her app's first POST /api/token, which creates it.
+    await page.getByTestId('no-identity').waitFor();
+    await page.getByTestId('get-acs-token').click();
+    await page.getByTestId('token-result').locator('details').filter({ hasText: 'POST /api/token → 200' }).waitFor();
     const row = page.getByTestId('user-' + ADA);
     await row.filter({ hasText: '8:acs:' }).waitFor();
+    // Her token is one the handler accepts as hers.
+    const again = await app('POST', '/api/token', ada, null, 200);
+    check(again.acsUserId.startsWith('8:acs:'), 'no ACS id: ' + JSON.stringify(again));
     // One click on a user's row mints a token for them.
     await page.getByTestId('mint-for-' + ADA).click();
     await page.getByTestId('token-value').filter({ hasNotText: ada }).waitFor();
@@ -145,6 +163,11 @@ const tests = [
     await rows.filter({ hasText: ADA }).filter({ hasText: 'left' }).waitFor();
     await card.getByTestId('ev-ended').click();
     await card.getByTestId('call-state').filter({ hasText: 'ended' }).waitFor();
+    // A call the handler refuses: its problem reads as a line, the body folded under it.
+    await page.getByTestId('call-as').selectOption(BEN);
+    await page.getByTestId('call-invitees').fill('nobody-known' + sfx);
+    await page.getByTestId('create-call').click();
+    await page.getByTestId('problem').filter({ hasText: '400 invitees-not-reachable' }).waitFor();
   }],
 
   ['Phone: a PSTN call to the bot number, a key pressed, the call transferred', async () => {
@@ -176,6 +199,9 @@ const tests = [
     await conv.getByTestId('send-' + GUEST).click();
     await conv.getByTestId('text-in').filter({ hasText: 'On my way' }).waitFor();
     await shot('phone');
+    // The call's card names its SMS guest and the text's state.
+    await open('calls');
+    await page.getByTestId('call-' + call.id).getByTestId('guests').filter({ hasText: 'Gus' }).filter({ hasText: GUEST }).waitFor();
   }],
 
   ['Events: every Event Grid delivery and callback, with its answer and timing', async () => {
