@@ -119,6 +119,8 @@ type Space struct {
 type UsersView struct {
 	Users  []User  `json:"users"`
 	Spaces []Space `json:"spaces"`
+	// Chats are the ACS emulator's chat threads and their messages.
+	Chats []ChatThread `json:"chats"`
 }
 
 func (s *Server) users(r *http.Request) (any, error) {
@@ -239,6 +241,21 @@ func (s *Server) users(r *http.Request) (any, error) {
 		view.Users = append(view.Users, *u)
 	}
 	sort.Slice(view.Spaces, func(i, j int) bool { return view.Spaces[i].CreatedAt > view.Spaces[j].CreatedAt })
+	byACS := map[string]User{}
+	for _, u := range view.Users {
+		if u.ACSUserID != "" {
+			byACS[u.ACSUserID] = u
+		}
+	}
+	// The handler's own chat identity (it creates the threads and posts in them).
+	if svc, err := s.scan(ctx, "chatservice"); err == nil {
+		for _, row := range svc {
+			if id := row.str("acsUserId"); id != "" {
+				byACS[id] = User{UserID: "switchboard", DisplayName: "the service's chat identity"}
+			}
+		}
+	}
+	view.Chats = chatThreads(s.st.ACS, byACS)
 	return view, nil
 }
 

@@ -223,6 +223,14 @@ const tests = [
     await page.getByTestId('user-' + BEN).filter({ hasText: 'mutual' }).waitFor();
     await page.getByTestId('mint-for-' + BEN).click();
     await page.getByTestId('token-result').filter({ hasText: BEN }).waitFor();
+    // A space's chat thread shows with its members named as app users.
+    const ben = await token(BEN, 'Ben Example');
+    const space = await app('POST', '/api/spaces', ada, { name: 'Console space' + sfx }, 201);
+    await app('PUT', `/api/spaces/${space.id}/members/${BEN}`, ada, null, 200);
+    await app('PUT', `/api/spaces/${space.id}/members/${BEN}`, ben, null, 200);
+    const view = await app('GET', `/api/spaces/${space.id}`, ada, null, 200);
+    check(view.chatThreadId, 'the space has no chat thread: ' + JSON.stringify(view));
+    await page.getByTestId('chat-' + view.chatThreadId).filter({ hasText: ADA }).filter({ hasText: BEN }).waitFor();
     await shot('users');
   }],
 ];

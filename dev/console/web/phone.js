@@ -51,7 +51,7 @@ export function phoneTab(ctx) {
     // A bot's own call (connect to a group call or room): the callback URI names the bot.
     const bot = (c.CallbackURI || '').match(/\/api\/botcallbacks\/([^/?]+)/)?.[1];
     const title = c.Locator
-      ? [bot ? 'bot ' + decodeURIComponent(bot) : who(c.Source), ' joins ', c.Locator.replace(/^groupCall:/, 'group call ').replace(/^room:/, 'room ')]
+      ? [bot ? 'bot ' + decodeURIComponent(bot) : who(c.Source), ' joins ', c.Locator.replace(/^groupCall:/, 'group call ').replace(/^roomCall:/, 'room call ').replace(/^serverCall:/, 'call ')]
       : [who(c.Source), ' → ', (c.Targets || []).map(who).join(', ') || 'the app'];
     const others = (c.Participants || []).filter((p) => p !== c.Source && !(c.Targets || []).includes(p));
     return h('div', { class: 'card', testid: 'connection' },

@@ -43,13 +43,15 @@ export function usersTab(ctx) {
 
   const users = h('div');
   const spaces = h('div');
+  const chats = h('div', { testid: 'chats' });
   // Users first under the token form when the window is narrow: spaces after them.
   const el = h('section', { class: 'grid' },
     h('div', {},
       h('div', { class: 'panel' }, h('h2', {}, 'Mint a bearer token ', h('span', { class: 'muted' }, 'as the OIDC issuer would, for any user id')), form, h('div', { class: 'answer' }, result))),
     h('div', {},
       h('div', { class: 'panel' }, h('h2', {}, 'App users ', h('span', { class: 'muted' }, 'from Azurite: users, contacts, blocks, spaces, devices')), users),
-      h('div', { class: 'panel' }, h('h2', {}, 'Spaces'), spaces)));
+      h('div', { class: 'panel' }, h('h2', {}, 'Spaces'), spaces),
+      h('div', { class: 'panel' }, h('h2', {}, 'Chat threads ', h('span', { class: 'muted' }, 'in the ACS emulator, with the messages ACS told their recipients of')), chats)));
 
   return {
     id: 'users', title: 'Users', el,
@@ -70,6 +72,18 @@ export function usersTab(ctx) {
               const t = await mint(u.userId, u.displayName);
               await copy(t.curl, 'curl command for ' + u.userId + ' copied');
             }) }, 'Mint token'))))));
+      const who = (p) => p.userId || p.displayName || short(p.rawId, 24);
+      chats.replaceChildren(d.chats.length === 0
+        ? empty('No chat threads yet: every space gets one (its chatThreadId). Members send with their ACS chat token:',
+            h('pre', {}, `curl -s -X POST ${fa}/api/token -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"scopes":["voip","chat"]}'`),
+            'Each message shows here, and the members it reached get a chatMessage push.')
+        : h('div', {}, d.chats.map((t) => h('div', { class: 'card', testid: 'chat-' + t.id },
+            h('div', { class: 'head' }, h('span', { class: 'title' }, t.topic || '(no topic)'), h('code', { class: 'muted', title: t.id }, short(t.id, 28)),
+              h('span', { class: 'muted' }, t.participants.map(who).join(', '))),
+            t.messages.length === 0
+              ? h('div', { class: 'muted' }, t.count ? `${t.count} message(s), none delivered to anyone else` : 'No messages yet.')
+              : h('div', { class: 'bubbles' }, t.messages.map((m) => h('div', { class: 'bubble out', testid: 'chat-message' },
+                  m.body, h('span', { class: 'meta' }, who(m.sender) + ' · ' + time(m.at)))))))));
       spaces.replaceChildren(d.spaces.length === 0
         ? empty('No spaces yet: ', h('pre', {}, `curl -s -X POST ${fa}/api/spaces -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"name":"Design team"}'`))
         : h('div', {}, d.spaces.map((s) => h('div', { class: 'card' },
