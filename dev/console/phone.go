@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -30,6 +31,9 @@ type Connection struct {
 	Callbacks []acsemu.Delivery `json:"Callbacks"`
 	// Names are the app users (or bots) behind the raw ids it names.
 	Names map[string]string `json:"Names"`
+	// Keys are the keys the caller pressed, one entry a recognize (from the
+	// RecognizeCompleted callbacks the handler got).
+	Keys []string `json:"Keys"`
 }
 
 // Conversation is the texts between the app's number and one phone.
@@ -97,9 +101,13 @@ func (s *Server) phone(r *http.Request) (any, error) {
 			names[b.ACSUserID] = "bot " + b.ID
 		}
 	}
+	keys := pressedKeys(s.st.Host.Journal(0))
 	calls := s.st.ACS.Calls()
 	for i := len(calls) - 1; i >= 0; i-- {
-		c := Connection{CallState: calls[i], Callbacks: s.st.ACS.Callbacks(calls[i].ID), Names: map[string]string{}}
+		c := Connection{CallState: calls[i], Callbacks: s.st.ACS.Callbacks(calls[i].ID), Names: map[string]string{}, Keys: keys[calls[i].ID]}
+		if c.Keys == nil {
+			c.Keys = []string{}
+		}
 		for _, id := range append(append(append([]string{c.Source}, c.Targets...), c.Participants...), c.Transfers...) {
 			if n, ok := names[id]; ok {
 				c.Names[id] = n
@@ -257,6 +265,45 @@ func receivedTexts(entries []funchost.JournalEntry) []inboundText {
 }
 
 const smsReceived = "Microsoft.Communication.SMSReceived"
+
+// toneKeys are Call Automation's DTMF tone names.
+var toneKeys = map[string]string{"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+	"seven": "7", "eight": "8", "nine": "9", "asterisk": "*", "pound": "#", "a": "A", "b": "B", "c": "C", "d": "D"}
+
+// pressedKeys are the tones of the RecognizeCompleted callbacks among the
+// journal's HTTP invocations, by call connection, oldest first.
+func pressedKeys(entries []funchost.JournalEntry) map[string][]string {
+	out := map[string][]string{}
+	for i := len(entries) - 1; i >= 0; i-- { // the journal is newest first
+		e := entries[i]
+		if e.Kind != "http" || !strings.Contains(e.Request, "RecognizeCompleted") {
+			continue
+		}
+		var events []struct {
+			Type string `json:"type"`
+			Data struct {
+				CallConnectionID string `json:"callConnectionId"`
+				DTMF             struct {
+					Tones []string `json:"tones"`
+				} `json:"dtmfResult"`
+			} `json:"data"`
+		}
+		if json.Unmarshal([]byte(e.Request), &events) != nil {
+			continue
+		}
+		for _, ev := range events {
+			if ev.Type != "Microsoft.Communication.RecognizeCompleted" || len(ev.Data.DTMF.Tones) == 0 {
+				continue
+			}
+			var b strings.Builder
+			for _, t := range ev.Data.DTMF.Tones {
+				b.WriteString(cmp.Or(toneKeys[strings.ToLower(t)], t))
+			}
+			out[ev.Data.CallConnectionID] = append(out[ev.Data.CallConnectionID], b.String())
+		}
+	}
+	return out
+}
 
 // TextBackRequest is the body of POST /console/api/phone/sms: the guest at
 // From texts To (the app's number; default ACS_SMS_FROM).

@@ -184,6 +184,7 @@ const tests = [
     await conn.filter({ hasText: 'waiting for keys' }).waitFor();
     await conn.getByTestId('key-1').click();
     await conn.getByTestId('transfers').waitFor();
+    await conn.getByTestId('keys').filter({ hasText: '1' }).waitFor();
     // Ada's phone rings: the transfer is an IncomingCall to her.
     await open('devices');
     await page.getByTestId('push').filter({ hasText: PHONE }).nth(1).waitFor();

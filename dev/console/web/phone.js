@@ -60,6 +60,7 @@ export function phoneTab(ctx) {
         h('code', { class: 'muted' }, short(c.ID, 20))),
       others.length ? h('div', {}, h('span', { class: 'muted' }, 'also on the call: '), others.map((p, i) => [i ? ', ' : '', h('strong', { title: p }, who(p))])) : null,
       prompts.length ? h('div', {}, h('span', { class: 'muted' }, 'played: '), prompts.map((p) => h('div', { class: 'mono' }, p.replace(/^text:/, 'says: ').replace(/^file:/, 'plays: ')))) : null,
+      (c.Keys || []).length ? h('div', { testid: 'keys' }, h('span', { class: 'muted' }, 'pressed: '), c.Keys.map((k) => h('kbd', {}, k))) : null,
       (c.Transfers || []).length ? h('div', { testid: 'transfers' }, h('span', { class: 'muted' }, 'transferred to: '), c.Transfers.map((t) => h('strong', { title: t }, who(t), ' '))) : null,
       live && c.Recognizing ? keypad(c) : null,
       live && !c.Recognizing ? h('button', { class: 'btn small danger', onclick: action(async () => { await api(`phone/connections/${encodeURIComponent(c.ID)}/hangup`, {}); ctx.refresh(); }) }, 'Hang up') : null,
