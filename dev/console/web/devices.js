@@ -10,6 +10,7 @@ export function syncSelect(sel, list) {
 }
 
 export function devicesTab(ctx) {
+  let deviceCount = new Map();
   const fa = ctx.overview.functionApp;
   const to = h('select', { name: 'to', testid: 'ring-to' });
   const from = h('select', { name: 'from', testid: 'ring-from' });
@@ -18,8 +19,9 @@ export function devicesTab(ctx) {
   const form = h('form', { onsubmit: action(async () => {
     if (!to.value) throw new Error('Nobody to ring: a user needs an ACS identity (their first POST /api/token)');
     const r = await api('ring', { to: to.value, from: from.value, callerName: callerName.value.trim() });
-    toast('IncomingCall delivered to ' + to.value);
-    ringAnswer.replaceChildren(json('ring-answer', 'IncomingCall ' + short(r.ServerCallID, 24) + ' delivered', r));
+    const n = deviceCount.get(to.value) || 0;
+    toast(`IncomingCall delivered to ${to.value}` + (n ? `: watch ${n === 1 ? 'their device' : 'their ' + n + ' devices'} ring under Pushes` : ': they have no devices, so nothing is pushed (register one above)'), false);
+    ringAnswer.replaceChildren(json('ring-answer', `IncomingCall delivered to ${to.value}: the event Event Grid sent`, r));
   }) },
   field('callee', to), field('caller', from), field('caller display name', callerName),
   h('button', { class: 'btn primary', type: 'submit', testid: 'ring' }, 'Deliver IncomingCall'));
@@ -45,14 +47,16 @@ export function devicesTab(ctx) {
   const el = h('section', { class: 'grid' },
     h('div', {},
       h('div', { class: 'panel' }, h('h2', {}, 'Ring a user ', h('span', { class: 'muted' }, 'ACS raises IncomingCall through Event Grid; the handler pushes to their devices')), form, ringAnswer),
-      h('div', { class: 'panel' }, h('h2', {}, 'Devices'), devices),
-      h('div', { class: 'panel' }, h('h2', {}, 'Register a test device ', h('span', { class: 'muted' }, 'PUT /api/devices as that user, its target on the push emulators')), register, regAnswer)),
+      h('div', { class: 'panel' }, h('h2', {}, 'Register a test device ', h('span', { class: 'muted' }, 'PUT /api/devices as that user, its target on the push emulators')), register, regAnswer),
+      h('div', { class: 'panel' }, h('h2', {}, 'Devices'), devices)),
     h('div', { class: 'panel' }, h('h2', {}, 'Pushes ', h('span', { class: 'muted' }, 'what each device received, newest first')), pushes));
 
   return {
     id: 'devices', title: 'Devices & pushes', el,
     load: () => api('devices'),
     render(d) {
+      deviceCount = new Map();
+      for (const x of d.devices) deviceCount.set(x.userId, (deviceCount.get(x.userId) || 0) + 1);
       const people = d.users.map((u) => [u.userId, `${u.userId}${u.displayName ? ' (' + u.displayName + ')' : ''}`]);
       syncSelect(to, people);
       syncSelect(from, [['', 'the console (8:acs:switchboard-console)'], ...people]);
