@@ -168,6 +168,9 @@ const tests = [
     await page.getByTestId('call-invitees').fill('nobody-known' + sfx);
     await page.getByTestId('create-call').click();
     await page.getByTestId('problem').filter({ hasText: '400 invitees-not-reachable' }).waitFor();
+    // A Teams meeting has no ACS events to play: its card gives the meeting's join link instead.
+    const teams = await app('POST', '/api/calls', ada, { kind: 'teams', invitees: [BEN], subject: 'Teams' + sfx }, 201);
+    await page.getByTestId('call-' + teams.id).getByTestId('teams-meeting').locator('a').waitFor();
   }],
 
   ['Phone: a PSTN call to the bot number, a key pressed, the call transferred', async () => {

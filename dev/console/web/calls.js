@@ -7,7 +7,7 @@ export function callsTab(ctx) {
   const fa = ctx.overview.functionApp;
   const as = h('select', { name: 'as', testid: 'call-as' });
   const kind = h('select', { name: 'kind', testid: 'call-kind' }, options([['group', 'group'], ['room', 'room']], 'group'));
-  const invitees = h('input', { name: 'invitees', placeholder: 'bob, carol (mutual contacts)', size: 22, testid: 'call-invitees' });
+  const invitees = h('input', { name: 'invitees', placeholder: 'bob, carol', title: 'app user ids: mutual contacts, or members of the call\'s space', size: 22, testid: 'call-invitees' });
   const subject = h('input', { name: 'subject', placeholder: 'Stand-up', size: 12 });
   const out = h('div', { class: 'answer' });
   const form = h('form', { onsubmit: action(async () => {
@@ -58,10 +58,17 @@ export function callsTab(ctx) {
           h('span', { style: 'min-width:140px' }, h('strong', {}, p.userId || p.displayName || p.rawId)),
           h('button', { class: 'btn small', testid: 'join-' + (p.userId || p.rawId), onclick: play(c, 'CallParticipantAdded', p) }, 'joins'),
           h('button', { class: 'btn small', testid: 'leave-' + (p.userId || p.rawId), onclick: play(c, 'CallParticipantRemoved', p) }, 'leaves'))),
-        h('div', { class: 'row' }, custom,
+        h('div', { class: 'row' }, h('span', { class: 'muted', style: 'min-width:140px' }, 'anyone else (raw id)'), custom,
           h('button', { class: 'btn small', onclick: (e) => play(c, 'CallParticipantAdded', { rawId: custom.value.trim() })(e) }, 'joins'),
           h('button', { class: 'btn small', onclick: (e) => play(c, 'CallParticipantRemoved', { rawId: custom.value.trim() })(e) }, 'leaves')))
-        : h('div', { class: 'muted' }, `A ${c.kind} call has no ACS group or room id: no call events to play.`),
+        : c.kind === 'teams' && c.row.teamsJoinUrl
+          ? h('div', { class: 'muted', testid: 'teams-meeting' }, 'A Teams meeting (Graph emulator): ',
+              h('a', { href: c.row.teamsJoinUrl, target: '_blank', rel: 'noreferrer' }, 'join link'),
+              c.row.teamsJoinMeetingId ? [' · meeting id ', h('code', {}, c.row.teamsJoinMeetingId)] : null,
+              c.row.teamsPasscode ? [' · passcode ', h('code', {}, c.row.teamsPasscode)] : null,
+              c.row.startsAt ? ` · ${time(c.row.startsAt).slice(0, 5)}–${time(c.row.endsAt).slice(0, 5)}` : null,
+              '. It has no ACS group or room id: no ACS call events to play.')
+          : h('div', { class: 'muted' }, `A ${c.kind} call has no ACS group or room id: no call events to play.`),
       json('call:' + c.id, 'row', c.row));
   }
 
