@@ -227,6 +227,7 @@ const tests = [
     await page.getByTestId('user-' + BEN).filter({ hasText: 'mutual' }).waitFor();
     await page.getByTestId('mint-for-' + BEN).click();
     await page.getByTestId('token-result').filter({ hasText: BEN }).waitFor();
+    check(!/\bnull\b|undefined/.test(await page.getByTestId('token-result').innerText()), 'the token panel shows null or undefined');
     // A space's chat thread shows with its members named as app users.
     const ben = await token(BEN, 'Ben Example');
     const space = await app('POST', '/api/spaces', ada, { name: 'Console space' + sfx }, 201);

@@ -15,7 +15,8 @@ export function usersTab(ctx) {
     const curl = t.curl;
     const acsOut = h('div', { class: 'answer' });
     const listed = known.get(id)?.acsUserId;
-    result.replaceChildren(
+    // h() drops a null child; replaceChildren would show it as text.
+    result.replaceChildren(h('div', { class: 'stack' },
       h('div', {}, h('strong', {}, 'Bearer token for ', h('code', {}, id)), ' ', h('span', { class: 'muted' }, 'valid until ' + time(t.expiresAt).slice(0, 8))),
       h('div', { class: 'token', testid: 'token-value' }, t.token),
       h('div', { class: 'row' },
@@ -33,7 +34,7 @@ export function usersTab(ctx) {
           acsOut.replaceChildren(answer('acs-answer:' + id, a));
           ctx.refresh();
         }) }, 'POST /api/token as ' + id + ' now'), acsOut),
-    );
+    ));
     return t;
   }
 
