@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -23,12 +24,25 @@ type Call struct {
 	CreatedAt    string           `json:"createdAt,omitempty"`
 	Invitees     []map[string]any `json:"invitees"`
 	Participants []map[string]any `json:"participants"`
+	// Guests are the phone numbers invited by SMS (the guests table): the
+	// text's state and, once they redeemed the code, their ACS id.
+	Guests []Guest `json:"guests"`
 	// People are whom events can be played for: the creator, the invitees
 	// and whoever is on the roster (raw ACS ids).
 	People []Person `json:"people"`
 	// Playable: ACS call events name a group or room id the handler knows.
 	Playable bool           `json:"playable"`
 	Row      map[string]any `json:"row"`
+}
+
+// Guest is an SMS guest of a call.
+type Guest struct {
+	Phone       string `json:"phone"`
+	DisplayName string `json:"displayName,omitempty"`
+	ACSUserID   string `json:"acsUserId,omitempty"`
+	InvitedBy   string `json:"invitedBy,omitempty"`
+	SMS         string `json:"sms,omitempty"`
+	SMSReason   string `json:"smsReason,omitempty"`
 }
 
 // Person is an ACS identity and the app user it is.
@@ -59,7 +73,7 @@ func (s *Server) calls(r *http.Request) (any, error) {
 		if c := calls[id]; c != nil {
 			return c
 		}
-		c := &Call{ID: id, Invitees: []map[string]any{}, Participants: []map[string]any{}, People: []Person{}}
+		c := &Call{ID: id, Invitees: []map[string]any{}, Participants: []map[string]any{}, Guests: []Guest{}, People: []Person{}}
 		calls[id] = c
 		return c
 	}
@@ -85,6 +99,18 @@ func (s *Server) calls(r *http.Request) (any, error) {
 			c.Participants = append(c.Participants, m)
 		}
 	}
+	guests, err := s.scan(ctx, "guests")
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range guests {
+		id, ok := strings.CutPrefix(row.PK, "call:")
+		if !ok || calls[id] == nil {
+			continue
+		}
+		calls[id].Guests = append(calls[id].Guests, Guest{Phone: row.RK, DisplayName: row.str("displayName"),
+			ACSUserID: row.str("acsUserId"), InvitedBy: row.str("invitedBy"), SMS: row.str("sms"), SMSReason: row.str("smsReason")})
+	}
 	view := CallsView{Calls: []Call{}, Users: []User{}}
 	for _, c := range calls {
 		if c.Row == nil {
@@ -107,6 +133,9 @@ func (s *Server) calls(r *http.Request) (any, error) {
 			raw, _ := inv["acsUserId"].(string)
 			uid, _ := inv["userId"].(string)
 			add(raw, uid, "")
+		}
+		for _, g := range c.Guests {
+			add(g.ACSUserID, "", cmp.Or(g.DisplayName, g.Phone)+" (guest)")
 		}
 		for _, p := range c.Participants {
 			raw, _ := p["rawId"].(string)

@@ -123,6 +123,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /console/api/overview", s.overview)
 	api("GET /console/api/users", s.users)
 	api("POST /console/api/token", s.mintToken)
+	api("POST /console/api/acstoken", s.acsToken)
 	api("GET /console/api/devices", s.devices)
 	api("POST /console/api/devices", s.registerDevice)
 	api("POST /console/api/ring", s.ring)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"switchboard/dev/appdir"
+	"switchboard/dev/funchost"
 	"switchboard/dev/stack"
 )
 
@@ -237,5 +238,46 @@ func TestPhoneTabOnlyWithItsCapabilities(t *testing.T) {
 	}
 	if caps := v.(Overview).Capabilities; caps["bots"] || caps["sms"] {
 		t.Errorf("without ACS_PSTN_CALLER_ID and ACS_SMS_FROM the Phone tab's capabilities are off: %v", caps)
+	}
+}
+
+// A guest's text that did not come from the console (make run's demo, a
+// test) still shows in its conversation, once, with the sender's +.
+func TestTextsBackNotSentFromTheConsoleShow(t *testing.T) {
+	const guest, msg = "+14255550911", "texted from elsewhere"
+	id, err := st.ACS.ReceiveSMS(context.Background(), guest, stack.SMSFrom, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, b := consoleAPI(t, "GET", "/console/api/phone", nil)
+	var v PhoneView
+	if status != 200 || json.Unmarshal(b, &v) != nil {
+		t.Fatalf("phone: %d %s", status, b)
+	}
+	var got []Text
+	for _, c := range v.Conversations {
+		if c.Phone == guest {
+			got = c.Texts
+		}
+	}
+	if len(got) != 1 || got[0].Direction != "in" || got[0].Message != msg || got[0].MessageID != id {
+		t.Fatalf("conversation with %s: %+v, want the one text in", guest, got)
+	}
+}
+
+func TestReceivedTextsReadBothSchemas(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	entries := []funchost.JournalEntry{
+		{Kind: "eventgrid", At: at, EventTypes: []string{smsReceived},
+			Request: `[{"eventType":"Microsoft.Communication.SMSReceived","eventTime":"2026-01-02T03:04:05Z","data":{"MessageId":"m1","From":"14255550100","To":"+18005550100","Message":"hi"}}]`},
+		{Kind: "eventgrid", At: at, EventTypes: []string{smsReceived},
+			Request: `{"type":"Microsoft.Communication.SMSReceived","data":{"messageId":"m2","from":"+14255550101","to":"+18005550100","message":"yo","receivedTimestamp":"2026-01-02T03:04:06Z"}}`},
+		{Kind: "eventgrid", At: at, EventTypes: []string{smsReceived}, Request: `[{"eventType":"Microsoft.Communication.SMSRec`, Truncated: true},
+		{Kind: "http", At: at, Request: `[{"eventType":"Microsoft.Communication.SMSReceived","data":{"MessageId":"m3"}}]`},
+	}
+	got := receivedTexts(entries)
+	if len(got) != 2 || got[0].From != "+14255550100" || got[0].Message != "hi" || !got[0].At.Equal(at) ||
+		got[1].MessageID != "m2" || got[1].From != "+14255550101" || !got[1].At.Equal(at.Add(time.Second)) {
+		t.Fatalf("received texts: %+v", got)
 	}
 }

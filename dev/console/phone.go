@@ -1,14 +1,17 @@
 package console
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"switchboard/dev/acsemu"
+	"switchboard/dev/funchost"
 )
 
 // Bot is a bot of the bots table.
@@ -28,6 +31,9 @@ type Connection struct {
 	Callbacks []acsemu.Delivery `json:"Callbacks"`
 	// Names are the app users (or bots) behind the raw ids it names.
 	Names map[string]string `json:"Names"`
+	// Keys are the keys the caller pressed, one entry a recognize (from the
+	// RecognizeCompleted callbacks the handler got).
+	Keys []string `json:"Keys"`
 }
 
 // Conversation is the texts between the app's number and one phone.
@@ -95,9 +101,13 @@ func (s *Server) phone(r *http.Request) (any, error) {
 			names[b.ACSUserID] = "bot " + b.ID
 		}
 	}
+	keys := pressedKeys(s.st.Host.Journal(0))
 	calls := s.st.ACS.Calls()
 	for i := len(calls) - 1; i >= 0; i-- {
-		c := Connection{CallState: calls[i], Callbacks: s.st.ACS.Callbacks(calls[i].ID), Names: map[string]string{}}
+		c := Connection{CallState: calls[i], Callbacks: s.st.ACS.Callbacks(calls[i].ID), Names: map[string]string{}, Keys: keys[calls[i].ID]}
+		if c.Keys == nil {
+			c.Keys = []string{}
+		}
 		for _, id := range append(append(append([]string{c.Source}, c.Targets...), c.Participants...), c.Transfers...) {
 			if n, ok := names[id]; ok {
 				c.Names[id] = n
@@ -118,12 +128,24 @@ func (s *Server) phone(r *http.Request) (any, error) {
 		c := conv(m.To, m.From)
 		c.Texts = append(c.Texts, Text{Direction: "out", MessageID: m.ID, Message: m.Message, At: m.At})
 	}
+	// Texts back: those sent from this console, and every SMSReceived the
+	// handler was delivered (make run's demo, a test, another tool).
+	seen := map[string]bool{}
 	s.mu.Lock()
 	for _, m := range s.inbound {
 		c := conv(m.From, m.To)
 		c.Texts = append(c.Texts, Text{Direction: "in", MessageID: m.MessageID, Message: m.Message, At: m.At, Error: m.Error})
+		seen[m.MessageID] = true
 	}
 	s.mu.Unlock()
+	for _, m := range receivedTexts(s.st.Host.Journal(0)) {
+		if m.MessageID == "" || seen[m.MessageID] {
+			continue
+		}
+		seen[m.MessageID] = true
+		c := conv(m.From, m.To)
+		c.Texts = append(c.Texts, Text{Direction: "in", MessageID: m.MessageID, Message: m.Message, At: m.At})
+	}
 	for _, c := range convs {
 		sort.SliceStable(c.Texts, func(i, j int) bool { return c.Texts[i].At.Before(c.Texts[j].At) })
 		view.Conversations = append(view.Conversations, *c)
@@ -184,6 +206,103 @@ func (s *Server) connectionAction(r *http.Request) (any, error) {
 	}
 	c, _ := s.st.ACS.Call(id)
 	return c, nil
+}
+
+// receivedTexts are the Microsoft.Communication.SMSReceived events among the
+// Event Grid deliveries of the host's journal (one event once, however many
+// times Event Grid retried it). ACS names the sender without its +.
+func receivedTexts(entries []funchost.JournalEntry) []inboundText {
+	var out []inboundText
+	for _, e := range entries {
+		if e.Kind != "eventgrid" || !slices.Contains(e.EventTypes, smsReceived) {
+			continue
+		}
+		var events []struct {
+			Type      string          `json:"eventType"` // the Event Grid schema
+			CEType    string          `json:"type"`      // CloudEvents
+			EventTime time.Time       `json:"eventTime"`
+			Data      json.RawMessage `json:"data"`
+		}
+		body := strings.TrimSpace(e.Request)
+		if strings.HasPrefix(body, "{") {
+			body = "[" + body + "]"
+		}
+		if json.Unmarshal([]byte(body), &events) != nil {
+			continue // cut at the journal's limit, or not an array of events
+		}
+		for _, ev := range events {
+			if ev.Type+ev.CEType != smsReceived {
+				continue
+			}
+			var d map[string]any
+			if json.Unmarshal(ev.Data, &d) != nil {
+				continue
+			}
+			str := func(keys ...string) string {
+				for _, k := range keys {
+					if v, ok := d[k].(string); ok && v != "" {
+						return v
+					}
+				}
+				return ""
+			}
+			from := str("From", "from")
+			if from != "" && !strings.HasPrefix(from, "+") {
+				from = "+" + from
+			}
+			at := ev.EventTime
+			if t, err := time.Parse(time.RFC3339Nano, str("ReceivedTimestamp", "receivedTimestamp")); err == nil {
+				at = t
+			}
+			if at.IsZero() {
+				at = e.At
+			}
+			out = append(out, inboundText{MessageID: str("MessageId", "messageId"), From: from, To: str("To", "to"),
+				Message: str("Message", "message"), At: at})
+		}
+	}
+	return out
+}
+
+const smsReceived = "Microsoft.Communication.SMSReceived"
+
+// toneKeys are Call Automation's DTMF tone names.
+var toneKeys = map[string]string{"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+	"seven": "7", "eight": "8", "nine": "9", "asterisk": "*", "pound": "#", "a": "A", "b": "B", "c": "C", "d": "D"}
+
+// pressedKeys are the tones of the RecognizeCompleted callbacks among the
+// journal's HTTP invocations, by call connection, oldest first.
+func pressedKeys(entries []funchost.JournalEntry) map[string][]string {
+	out := map[string][]string{}
+	for i := len(entries) - 1; i >= 0; i-- { // the journal is newest first
+		e := entries[i]
+		if e.Kind != "http" || !strings.Contains(e.Request, "RecognizeCompleted") {
+			continue
+		}
+		var events []struct {
+			Type string `json:"type"`
+			Data struct {
+				CallConnectionID string `json:"callConnectionId"`
+				DTMF             struct {
+					Tones []string `json:"tones"`
+				} `json:"dtmfResult"`
+			} `json:"data"`
+		}
+		if json.Unmarshal([]byte(e.Request), &events) != nil {
+			continue
+		}
+		for _, ev := range events {
+			if ev.Type != "Microsoft.Communication.RecognizeCompleted" || len(ev.Data.DTMF.Tones) == 0 {
+				continue
+			}
+			var b strings.Builder
+			for _, t := range ev.Data.DTMF.Tones {
+				b.WriteString(cmp.Or(toneKeys[strings.ToLower(t)], t))
+			}
+			out[ev.Data.CallConnectionID] = append(out[ev.Data.CallConnectionID], b.String())
+		}
+	}
+	return out
 }
 
 // TextBackRequest is the body of POST /console/api/phone/sms: the guest at

@@ -119,6 +119,8 @@ type Space struct {
 type UsersView struct {
 	Users  []User  `json:"users"`
 	Spaces []Space `json:"spaces"`
+	// Chats are the ACS emulator's chat threads and their messages.
+	Chats []ChatThread `json:"chats"`
 }
 
 func (s *Server) users(r *http.Request) (any, error) {
@@ -239,6 +241,21 @@ func (s *Server) users(r *http.Request) (any, error) {
 		view.Users = append(view.Users, *u)
 	}
 	sort.Slice(view.Spaces, func(i, j int) bool { return view.Spaces[i].CreatedAt > view.Spaces[j].CreatedAt })
+	byACS := map[string]User{}
+	for _, u := range view.Users {
+		if u.ACSUserID != "" {
+			byACS[u.ACSUserID] = u
+		}
+	}
+	// The handler's own chat identity (it creates the threads and posts in them).
+	if svc, err := s.scan(ctx, "chatservice"); err == nil {
+		for _, row := range svc {
+			if id := row.str("acsUserId"); id != "" {
+				byACS[id] = User{UserID: "switchboard", DisplayName: "the service's chat identity"}
+			}
+		}
+	}
+	view.Chats = chatThreads(s.st.ACS, byACS)
 	return view, nil
 }
 
@@ -275,7 +292,10 @@ type TokenAnswer struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	Curl      string    `json:"curl"`
-	Export    string    `json:"export"`
+	// TokenCurl is POST /api/token with it: a user's first one creates
+	// their ACS identity (and row), which is when the console lists them.
+	TokenCurl string `json:"tokenCurl"`
+	Export    string `json:"export"`
 }
 
 const tokenTTL = time.Hour
@@ -295,9 +315,32 @@ func (s *Server) mintToken(r *http.Request) (any, error) {
 	}
 	return TokenAnswer{
 		Token: tok, ExpiresAt: time.Now().Add(tokenTTL).UTC().Truncate(time.Second),
-		Curl:   fmt.Sprintf("curl -s %s/api/me -H 'Authorization: Bearer %s'", s.st.URL(), tok),
-		Export: "export TOKEN=" + tok,
+		Curl:      fmt.Sprintf("curl -s %s/api/me -H 'Authorization: Bearer %s'", s.st.URL(), tok),
+		TokenCurl: fmt.Sprintf("curl -s -X POST %s/api/token -H 'Authorization: Bearer %s'", s.st.URL(), tok),
+		Export:    "export TOKEN=" + tok,
 	}, nil
+}
+
+// acsToken is POST /console/api/acstoken: POST /api/token as that user, as
+// their app would on sign-in (their first one creates their ACS identity).
+func (s *Server) acsToken(r *http.Request) (any, error) {
+	var req TokenRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	req.UserID = strings.TrimSpace(req.UserID)
+	if req.UserID == "" {
+		return nil, badRequest("userId is required")
+	}
+	tok, err := s.token(req.UserID, req.Name, req.Role)
+	if err != nil {
+		return nil, err
+	}
+	status, answer, err := s.callHandler(r.Context(), "POST", "/api/token", tok, "")
+	if err != nil {
+		return nil, &apiError{http.StatusBadGateway, "POST /api/token: " + err.Error()}
+	}
+	return HandlerAnswer{Request: "POST /api/token", Status: status, Body: answer}, nil
 }
 
 func (s *Server) token(userID, name, role string) (string, error) {

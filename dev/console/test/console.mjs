@@ -38,6 +38,14 @@ async function app(method, path, token, body, want) {
 
 const token = async (userId, name = '', role = '') => (await consoleApi('token', { userId, name, role })).token;
 
+// curlRequest reads the URL and headers of a copied curl line (as a shell would split it).
+function curlRequest(line) {
+  const url = line.match(/curl -s (?:-X \S+ )?(\S+)/)[1];
+  const headers = {};
+  for (const [, k, v] of line.matchAll(/-H '([^:]+): ([^']*)'/g)) headers[k] = v;
+  return { url, headers };
+}
+
 function check(cond, msg) {
   if (!cond) throw new Error(msg);
 }
@@ -63,6 +71,7 @@ context.setDefaultTimeout(WAIT);
 const page = context.pages()[0] || await context.newPage();
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
+page.on('console', (m) => { if (m.type() === 'error') pageErrors.push('console: ' + m.text()); });
 
 async function open(tab) {
   await page.goto(CONSOLE + '#' + tab);
@@ -89,11 +98,20 @@ const tests = [
     check(ada.split('.').length === 3, 'the token is not a JWT: ' + ada);
     const curl = await page.getByTestId('token-curl').textContent();
     check(curl.includes(`${FA}/api/me`) && curl.includes('Bearer ' + ada), 'the curl command does not carry the token: ' + curl);
-    // The token is one the handler accepts: her first ACS token creates her identity.
-    const first = await app('POST', '/api/token', ada, null, 200);
-    check(first.acsUserId.startsWith('8:acs:'), 'no ACS id: ' + JSON.stringify(first));
+    // The curl runs as copied (a shell would do the same request): the handler accepts the token.
+    const me = curlRequest(curl);
+    const meAnswer = await fetch(me.url, { headers: me.headers });
+    check(meAnswer.status === 200, `the copied curl answered ${meAnswer.status}: ${await meAnswer.text()}`);
+    // Ada has no ACS identity yet: the page says why she is not listed, and
+    // one click does her app's first POST /api/token, which creates it.
+    await page.getByTestId('no-identity').waitFor();
+    await page.getByTestId('get-acs-token').click();
+    await page.getByTestId('token-result').locator('details').filter({ hasText: 'POST /api/token → 200' }).waitFor();
     const row = page.getByTestId('user-' + ADA);
     await row.filter({ hasText: '8:acs:' }).waitFor();
+    // Her token is one the handler accepts as hers.
+    const again = await app('POST', '/api/token', ada, null, 200);
+    check(again.acsUserId.startsWith('8:acs:'), 'no ACS id: ' + JSON.stringify(again));
     // One click on a user's row mints a token for them.
     await page.getByTestId('mint-for-' + ADA).click();
     await page.getByTestId('token-value').filter({ hasNotText: ada }).waitFor();
@@ -145,6 +163,14 @@ const tests = [
     await rows.filter({ hasText: ADA }).filter({ hasText: 'left' }).waitFor();
     await card.getByTestId('ev-ended').click();
     await card.getByTestId('call-state').filter({ hasText: 'ended' }).waitFor();
+    // A call the handler refuses: its problem reads as a line, the body folded under it.
+    await page.getByTestId('call-as').selectOption(BEN);
+    await page.getByTestId('call-invitees').fill('nobody-known' + sfx);
+    await page.getByTestId('create-call').click();
+    await page.getByTestId('problem').filter({ hasText: '400 invitees-not-reachable' }).waitFor();
+    // A Teams meeting has no ACS events to play: its card gives the meeting's join link instead.
+    const teams = await app('POST', '/api/calls', ada, { kind: 'teams', invitees: [BEN], subject: 'Teams' + sfx }, 201);
+    await page.getByTestId('call-' + teams.id).getByTestId('teams-meeting').locator('a').waitFor();
   }],
 
   ['Phone: a PSTN call to the bot number, a key pressed, the call transferred', async () => {
@@ -161,6 +187,7 @@ const tests = [
     await conn.filter({ hasText: 'waiting for keys' }).waitFor();
     await conn.getByTestId('key-1').click();
     await conn.getByTestId('transfers').waitFor();
+    await conn.getByTestId('keys').filter({ hasText: '1' }).waitFor();
     // Ada's phone rings: the transfer is an IncomingCall to her.
     await open('devices');
     await page.getByTestId('push').filter({ hasText: PHONE }).nth(1).waitFor();
@@ -176,6 +203,9 @@ const tests = [
     await conv.getByTestId('send-' + GUEST).click();
     await conv.getByTestId('text-in').filter({ hasText: 'On my way' }).waitFor();
     await shot('phone');
+    // The call's card names its SMS guest and the text's state.
+    await open('calls');
+    await page.getByTestId('call-' + call.id).getByTestId('guests').filter({ hasText: 'Gus' }).filter({ hasText: GUEST }).waitFor();
   }],
 
   ['Events: every Event Grid delivery and callback, with its answer and timing', async () => {
@@ -197,6 +227,15 @@ const tests = [
     await page.getByTestId('user-' + BEN).filter({ hasText: 'mutual' }).waitFor();
     await page.getByTestId('mint-for-' + BEN).click();
     await page.getByTestId('token-result').filter({ hasText: BEN }).waitFor();
+    check(!/\bnull\b|undefined/.test(await page.getByTestId('token-result').innerText()), 'the token panel shows null or undefined');
+    // A space's chat thread shows with its members named as app users.
+    const ben = await token(BEN, 'Ben Example');
+    const space = await app('POST', '/api/spaces', ada, { name: 'Console space' + sfx }, 201);
+    await app('PUT', `/api/spaces/${space.id}/members/${BEN}`, ada, null, 200);
+    await app('PUT', `/api/spaces/${space.id}/members/${BEN}`, ben, null, 200);
+    const view = await app('GET', `/api/spaces/${space.id}`, ada, null, 200);
+    check(view.chatThreadId, 'the space has no chat thread: ' + JSON.stringify(view));
+    await page.getByTestId('chat-' + view.chatThreadId).filter({ hasText: ADA }).filter({ hasText: BEN }).waitFor();
     await shot('users');
   }],
 ];

@@ -1,6 +1,6 @@
 // Devices and pushes: every registration, every push it received (newest
 // first), and IncomingCall delivered as ACS would raise it.
-import { h, api, badge, json, pretty, empty, table, field, action, toast, time, short, fold, options } from './ui.js';
+import { h, api, badge, json, pretty, empty, table, field, action, toast, time, short, fold, options, answer, problemText } from './ui.js';
 
 // syncSelect replaces a select's options, keeping the choice when it is still there.
 export function syncSelect(sel, list) {
@@ -10,16 +10,18 @@ export function syncSelect(sel, list) {
 }
 
 export function devicesTab(ctx) {
+  let deviceCount = new Map();
   const fa = ctx.overview.functionApp;
   const to = h('select', { name: 'to', testid: 'ring-to' });
   const from = h('select', { name: 'from', testid: 'ring-from' });
   const callerName = h('input', { name: 'callerName', placeholder: 'Console caller', size: 14 });
-  const answer = h('div', { class: 'answer' });
+  const ringAnswer = h('div', { class: 'answer' });
   const form = h('form', { onsubmit: action(async () => {
     if (!to.value) throw new Error('Nobody to ring: a user needs an ACS identity (their first POST /api/token)');
     const r = await api('ring', { to: to.value, from: from.value, callerName: callerName.value.trim() });
-    toast('IncomingCall delivered to ' + to.value);
-    answer.replaceChildren(json('ring-answer', 'IncomingCall ' + short(r.ServerCallID, 24) + ' delivered', r));
+    const n = deviceCount.get(to.value) || 0;
+    toast(`IncomingCall delivered to ${to.value}` + (n ? `: watch ${n === 1 ? 'their device' : 'their ' + n + ' devices'} ring under Pushes` : ': they have no devices, so nothing is pushed (register one above)'), false);
+    ringAnswer.replaceChildren(json('ring-answer', `IncomingCall delivered to ${to.value}: the event Event Grid sent`, r));
   }) },
   field('callee', to), field('caller', from), field('caller display name', callerName),
   h('button', { class: 'btn primary', type: 'submit', testid: 'ring' }, 'Deliver IncomingCall'));
@@ -32,8 +34,8 @@ export function devicesTab(ctx) {
   const register = h('form', { onsubmit: action(async () => {
     if (!regAs.value) throw new Error('No users with an ACS identity yet: mint a token on the Users tab, then POST /api/token with it');
     const r = await api('devices', { as: regAs.value, deviceId: regID.value.trim(), provider: regProvider.value });
-    toast(`PUT /api/devices answered ${r.status}`, r.status >= 300);
-    regAnswer.replaceChildren(json('register-answer', `${r.request.split(' ').slice(0, 2).join(' ')} → ${r.status}`, r.body, r.status >= 300));
+    toast(r.status < 300 ? `PUT /api/devices answered ${r.status}` : 'PUT /api/devices answered ' + problemText(r.status, r.body), r.status >= 300);
+    regAnswer.replaceChildren(answer('register-answer', r));
     ctx.refresh();
   }) }, field('as user', regAs), field('device id', regID), field('provider', regProvider),
   h('button', { class: 'btn', type: 'submit', testid: 'register' }, 'Register device'));
@@ -44,15 +46,17 @@ export function devicesTab(ctx) {
   let first = true;
   const el = h('section', { class: 'grid' },
     h('div', {},
-      h('div', { class: 'panel' }, h('h2', {}, 'Ring a user ', h('span', { class: 'muted' }, 'ACS raises IncomingCall through Event Grid; the handler pushes to their devices')), form, answer),
-      h('div', { class: 'panel' }, h('h2', {}, 'Devices'), devices),
-      h('div', { class: 'panel' }, h('h2', {}, 'Register a test device ', h('span', { class: 'muted' }, 'PUT /api/devices as that user, its target on the push emulators')), register, regAnswer)),
+      h('div', { class: 'panel' }, h('h2', {}, 'Ring a user ', h('span', { class: 'muted' }, 'ACS raises IncomingCall through Event Grid; the handler pushes to their devices')), form, ringAnswer),
+      h('div', { class: 'panel' }, h('h2', {}, 'Register a test device ', h('span', { class: 'muted' }, 'PUT /api/devices as that user, its target on the push emulators')), register, regAnswer),
+      h('div', { class: 'panel' }, h('h2', {}, 'Devices'), devices)),
     h('div', { class: 'panel' }, h('h2', {}, 'Pushes ', h('span', { class: 'muted' }, 'what each device received, newest first')), pushes));
 
   return {
     id: 'devices', title: 'Devices & pushes', el,
     load: () => api('devices'),
     render(d) {
+      deviceCount = new Map();
+      for (const x of d.devices) deviceCount.set(x.userId, (deviceCount.get(x.userId) || 0) + 1);
       const people = d.users.map((u) => [u.userId, `${u.userId}${u.displayName ? ' (' + u.displayName + ')' : ''}`]);
       syncSelect(to, people);
       syncSelect(from, [['', 'the console (8:acs:switchboard-console)'], ...people]);

@@ -41,7 +41,7 @@ export function eventsTab(ctx) {
       : table(['time', 'what', 'request', 'status', 'ms', ''], shown.map((e) => h('tr', { testid: 'journal-' + group(e) },
           h('td', { class: 'nowrap' }, time(e.at)),
           h('td', {}, badge(group(e) === 'eventgrid' ? 'Event Grid' : group(e) === 'callbacks' ? 'callback' : 'HTTP', group(e) === 'api' ? '' : 'info'), e.function ? h('code', {}, e.function) : null),
-          h('td', {}, h('code', {}, e.method + ' ' + e.path), e.eventTypes ? h('div', { testid: 'event-types' }, e.eventTypes.map((t) => badge(t.replace('Microsoft.Communication.', ''), 'info'))) : null),
+          h('td', {}, h('code', { class: 'path', title: e.path }, e.method + ' ' + e.path.replace(/([?&]sig=)[^&]+/, '$1…')), e.eventTypes ? h('div', { testid: 'event-types' }, e.eventTypes.map((t) => badge(t.replace('Microsoft.Communication.', ''), 'info'))) : null),
           h('td', { class: 'status-' + String(e.status)[0], testid: 'journal-status' }, String(e.status)),
           h('td', {}, e.durationMs.toFixed(1)),
           h('td', {}, e.request ? json('jreq:' + e.seq, 'request', e.request) : null, e.answer ? json('jans:' + e.seq, 'answer', e.answer) : null,

@@ -48,11 +48,19 @@ export function phoneTab(ctx) {
     const prompts = (c.Media || []).flatMap((m) => m.Sources || []);
     const who = (id) => c.Names?.[id] || id.replace(/^4:/, '');
     const live = c.State !== 'disconnected';
+    // A bot's own call (connect to a group call or room): the callback URI names the bot.
+    const bot = (c.CallbackURI || '').match(/\/api\/botcallbacks\/([^/?]+)/)?.[1];
+    const title = c.Locator
+      ? [bot ? 'bot ' + decodeURIComponent(bot) : who(c.Source), ' joins ', c.Locator.replace(/^groupCall:/, 'group call ').replace(/^roomCall:/, 'room call ').replace(/^serverCall:/, 'call ')]
+      : [who(c.Source), ' → ', (c.Targets || []).map(who).join(', ') || 'the app'];
+    const others = (c.Participants || []).filter((p) => p !== c.Source && !(c.Targets || []).includes(p));
     return h('div', { class: 'card', testid: 'connection' },
-      h('div', { class: 'head' }, h('span', { class: 'title' }, who(c.Source), ' → ', (c.Targets || []).map(who).join(', ') || 'the app'),
+      h('div', { class: 'head' }, h('span', { class: 'title', title: c.Source }, title),
         h('span', { testid: 'connection-state' }, stateBadge(c.State)), c.Recognizing ? badge('waiting for keys', 'warn') : null,
         h('code', { class: 'muted' }, short(c.ID, 20))),
+      others.length ? h('div', {}, h('span', { class: 'muted' }, 'also on the call: '), others.map((p, i) => [i ? ', ' : '', h('strong', { title: p }, who(p))])) : null,
       prompts.length ? h('div', {}, h('span', { class: 'muted' }, 'played: '), prompts.map((p) => h('div', { class: 'mono' }, p.replace(/^text:/, 'says: ').replace(/^file:/, 'plays: ')))) : null,
+      (c.Keys || []).length ? h('div', { testid: 'keys' }, h('span', { class: 'muted' }, 'pressed: '), c.Keys.map((k) => h('kbd', {}, k))) : null,
       (c.Transfers || []).length ? h('div', { testid: 'transfers' }, h('span', { class: 'muted' }, 'transferred to: '), c.Transfers.map((t) => h('strong', { title: t }, who(t), ' '))) : null,
       live && c.Recognizing ? keypad(c) : null,
       live && !c.Recognizing ? h('button', { class: 'btn small danger', onclick: action(async () => { await api(`phone/connections/${encodeURIComponent(c.ID)}/hangup`, {}); ctx.refresh(); }) }, 'Hang up') : null,

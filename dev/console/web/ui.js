@@ -52,6 +52,29 @@ export function json(key, label, v, open = false) {
   return fold(key, label, h('pre', {}, pretty(v)), open);
 }
 
+// problemText is one line for a handler's RFC 9457 problem answer:
+// "400 invitees-not-reachable: you can invite only …" (or the bare status).
+export function problemText(status, body) {
+  let b = body;
+  if (typeof b === 'string') {
+    try { b = JSON.parse(b); } catch { return `${status} ${b}`.trim(); }
+  }
+  if (!b || typeof b !== 'object') return String(status);
+  const what = b.code || b.title || '';
+  const fields = Array.isArray(b.errors) ? b.errors.map((e) => [e.field, e.detail].filter(Boolean).join(': ')).filter(Boolean) : [];
+  return `${status} ${what}${b.detail ? ': ' + b.detail : ''}${fields.length && !b.detail ? ' (' + fields.join('; ') + ')' : ''}`.trim();
+}
+
+// answer shows what the function app answered a request the console made:
+// a problem as a readable line above the body, the body folded below.
+export function answer(key, r) {
+  const label = `${r.request.split(' ').slice(0, 2).join(' ')} → ${r.status}`;
+  if (r.status < 300) return json(key, label, r.body);
+  return h('div', { class: 'problem', testid: 'problem' },
+    h('strong', {}, problemText(r.status, r.body)),
+    json(key, label + ' (problem body)', r.body));
+}
+
 export function badge(text, kind = '') {
   return h('span', { class: 'badge ' + kind }, text);
 }
@@ -59,7 +82,7 @@ export function badge(text, kind = '') {
 const stateKinds = {
   active: 'ok', mutual: 'ok', accepted: 'ok', joined: 'ok', connected: 'ok', started: 'ok', delivered: 'ok',
   requested: 'warn', 'asks-you': 'info', invited: 'warn', reserved: 'warn', connecting: 'warn', created: 'info',
-  left: '', ended: '', disconnected: '', blocked: 'bad', failed: 'bad',
+  left: '', ended: '', disconnected: '', blocked: 'bad', failed: 'bad', sent: 'info', queued: 'warn',
 };
 export function stateBadge(s) {
   return badge(s || '?', stateKinds[s] ?? '');
