@@ -336,9 +336,16 @@ func validRoomValidity(w http.ResponseWriter, from, until, now time.Time) bool {
 	return false
 }
 
+// RepeatabilityWindow is how long ACS tracks a Repeatability-Request-ID
+// (learn.microsoft.com/en-us/rest/api/communication/repeatable-requests):
+// a first-sent older than it is refused 412 Precondition Failed; a repeat
+// of a tracked id must be the same request (else 400).
+const RepeatabilityWindow = 5 * time.Minute
+
 // repeatability reads the Repeatability-Request-ID and -First-Sent pair the
 // SDKs send on creates: both or neither, a request id of at most 36
-// characters, and a first-sent date no older than the replay window.
+// characters (else 400), and a first-sent date within the tracking
+// duration (else 412).
 func repeatability(w http.ResponseWriter, r *http.Request, now time.Time) (string, bool) {
 	id, first := r.Header.Get("Repeatability-Request-ID"), r.Header.Get("Repeatability-First-Sent")
 	if id == "" && first == "" {
@@ -353,8 +360,8 @@ func repeatability(w http.ResponseWriter, r *http.Request, now time.Time) (strin
 		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Repeatability-First-Sent %q is not an RFC 1123 date", first))
 		return "", false
 	}
-	if now.Sub(at) > 5*time.Minute {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Repeatability-First-Sent is older than the 5 minute replay window")
+	if now.Sub(at) > RepeatabilityWindow {
+		writeError(w, http.StatusPreconditionFailed, "PreconditionFailed", "Repeatability-First-Sent is outside the 5 minute tracking duration")
 		return "", false
 	}
 	return id, true

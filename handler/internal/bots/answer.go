@@ -231,15 +231,25 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 		if c.Answered || c.Outcome != "" {
 			return nil
 		}
-		if now.Sub(c.FirstSent) > 4*time.Minute {
+		if now.Sub(c.StartedAt) > 4*time.Minute {
 			return s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.State, c.Outcome = "ended", OutcomeAnswerFailed; return true })
 		}
 		// A fresh secret (the first is not kept in clear), accepted beside
-		// the first: ACS keeps the first callback URI if that answer got through.
+		// the first: ACS keeps the first callback URI if that answer got
+		// through. Its body differs (the callback URI), so it is a request of
+		// its own: a new repeatability id and first-sent (ACS refuses a
+		// different body under a tracked id with 400, and a first-sent older
+		// than 5 minutes with 412).
 		secret, hash = calls.NewCallbackSecret()
-		if err := s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.SecretHash += "," + hash; return true }); err != nil {
+		repeatID := uuid.NewString()
+		if err := s.update(ctx, botID, claim.CallID, func(r *callRow) bool {
+			r.SecretHash += "," + hash
+			r.RepeatID, r.FirstSent = repeatID, now
+			return true
+		}); err != nil {
 			return err
 		}
+		c.RepeatID, c.FirstSent = repeatID, now
 	} else if err != nil {
 		return err
 	}
@@ -254,7 +264,15 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests {
 		log.Warn("ACS refused to answer a bot call", "botId", botID, "callId", claim.CallID, "status", re.StatusCode, "code", re.ErrorCode)
-		return s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.State, c.Outcome = "ended", OutcomeAnswerFailed; return true })
+		// A refused attempt does not end a call another attempt answered.
+		mine := c.RepeatID
+		return s.update(ctx, botID, claim.CallID, func(c *callRow) bool {
+			if c.Answered || c.CallConnectionID != "" || c.RepeatID != mine {
+				return false
+			}
+			c.State, c.Outcome = "ended", OutcomeAnswerFailed
+			return true
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("answer bot call: %w", err) // Event Grid redelivers

@@ -14,7 +14,7 @@ import (
 // Sweep is the housekeeping pass: guests of calls that ended, expired or
 // no longer exist lose their ACS identity (which revokes their tokens) and
 // every row; texts still queued for live calls are sent again (with a new
-// code and the same repeatability id). It returns how many guests it deleted and resent.
+// code and its own repeatability id). It returns how many guests it deleted and resent.
 func (s *Service) Sweep(ctx context.Context) (deleted, resent int, err error) {
 	byCall := map[string][]guestRow{}
 	err = s.table.Scan(ctx, func(pk, rk string, decode func(any) error) error {
