@@ -18,6 +18,7 @@ import (
 	"switchboard/handler/internal/acs"
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/quota"
@@ -192,10 +193,14 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 	// one of the bot's own total (the service bucket of its party,
 	// QUOTA_BOT_RINGS_PER_HOUR): caller numbers can be spoofed, so the
 	// pair limit alone bounds nothing.
-	if caller := in.From.Raw(); caller != "" {
-		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + in.To.Raw()}, quota.Cost{Quota: quota.Rings, N: 1})
+	subject, spend, err := fanout.RingSubject(ctx, s.opts.Callers, in.From.Raw(), in.To.Raw())
+	if err != nil {
+		return fmt.Errorf("rings quota: caller: %w", err)
+	}
+	if spend {
+		err := s.limits.Take(ctx, subject, quota.Cost{Quota: quota.Rings, N: 1})
 		if quota.IsRateLimited(err) {
-			log.Warn("IncomingCall for a bot not answered: the caller is over the rings quota", "botId", botID, "caller", caller)
+			log.Warn("IncomingCall for a bot not answered: the caller is over the rings quota", "botId", botID, "caller", in.From.Raw())
 			return nil
 		}
 		if err != nil {
