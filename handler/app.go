@@ -78,6 +78,13 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
 	}
+	// App-wide bounds, whoever spends (calls.AppTeamsSubject): Teams meetings
+	// per day (QUOTA_APP_TEAMS_MEETINGS_PER_DAY); only that quota is spent here.
+	appBounds := quota.Every(1, quota.Limits{quota.TeamsMeetings: cfg.QuotaAppTeamsMeetingsPerDay})
+	appLimits, err := quota.New(st, quota.Config{User: appBounds, Service: appBounds})
+	if err != nil {
+		return nil, fmt.Errorf("setting QUOTA_APP_TEAMS_MEETINGS_PER_DAY: %w", err)
+	}
 
 	var acsClient *acs.Client
 	acsOpts := &acs.ClientOptions{CallAutomationAPIVersion: cfg.ACSCallAutomationAPIVersion}
@@ -234,7 +241,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	identity.Routes(rt, authn, ids, limits)
 	devices.Routes(rt, authn, devs, limits)
 	spaces.Routes(rt, authn, spc, limits)
-	calls.Routes(rt, authn, cls, limits)
+	calls.Routes(rt, authn, cls, limits, appLimits)
 	calls.CallbackRoute(rt, cls)
 	guests.Routes(rt, authn, gst)
 	bots.Routes(rt, authn, bts)
