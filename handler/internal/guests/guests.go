@@ -185,10 +185,31 @@ func (g guestRow) hasCode(hash string) bool {
 	return ok == 1
 }
 
+// codeEntry is a code row. CreatedAt and Expires (the room's validUntil,
+// or CreatedAt+maxCodeAge) let housekeeping delete rows nothing else will
+// (a crash between writes, a failed delete): the call id and number are
+// not kept at rest past the call.
 type codeEntry struct {
-	CallID   string `json:"callId"`
-	Phone    string `json:"phone"`
-	CodeHash string `json:"codeHash"`
+	CallID    string    `json:"callId"`
+	Phone     string    `json:"phone"`
+	CodeHash  string    `json:"codeHash"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	Expires   time.Time `json:"expires,omitzero"`
+}
+
+// maxCodeAge bounds a code row without a room validity (a room is valid at
+// most 180 days).
+const maxCodeAge = 180 * 24 * time.Hour
+
+// newCodeEntry is the code row of hash for phone, a guest of callID (until
+// validUntil, if known).
+func (s *Service) newCodeEntry(callID, phone, hash string, validUntil time.Time) codeEntry {
+	now := s.now().UTC()
+	exp := validUntil.UTC()
+	if exp.IsZero() {
+		exp = now.Add(maxCodeAge)
+	}
+	return codeEntry{CallID: callID, Phone: phone, CodeHash: hash, CreatedAt: now, Expires: exp}
 }
 
 type membership struct {
@@ -262,7 +283,7 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, callID
 	}
 	if g, ok := guests[phone]; ok {
 		if g.SMS == SMSQueued {
-			s.resend(ctx, callID, info.Creator, g)
+			s.resend(ctx, callID, info, g)
 		}
 		c, err := s.calls.Get(ctx, actor, callID)
 		return c, false, err
@@ -285,7 +306,7 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, callID
 	g := guestRow{Phone: phone, DisplayName: req.DisplayName, ACSUserID: created.ID, CodeHash: hashCode(code),
 		InvitedBy: actor, InvitedAt: s.now().UTC().Truncate(time.Second), SMS: SMSQueued}
 	// The code and phone rows first: a guest row is only ever visible with them.
-	if _, err := s.table.Upsert(ctx, codePrefix+g.CodeHash, codeRow, codeEntry{CallID: callID, Phone: phone, CodeHash: g.CodeHash}); err != nil {
+	if _, err := s.table.Upsert(ctx, codePrefix+g.CodeHash, codeRow, s.newCodeEntry(callID, phone, g.CodeHash, info.ValidUntil)); err != nil {
 		s.dropIdentity(ctx, created.ID)
 		return calls.Call{}, false, store.ProblemFor(err)
 	}
@@ -345,11 +366,12 @@ func RequestID(callID, phone, codeHash string) string {
 // kept, so it mints a new one and stores its hash before the text leaves,
 // keeping the earlier ones whose outcome is unknown (an answer we lost may
 // mean ACS sent that text: then the guest gets two texts, both valid).
-func (s *Service) resend(ctx context.Context, callID, creator string, g guestRow) {
+func (s *Service) resend(ctx context.Context, callID string, info calls.Info, g guestRow) {
+	creator := info.Creator
 	log := httpapi.Logger(ctx).With("callId", callID)
 	code := newCode()
 	hash := hashCode(code)
-	if _, err := s.table.Upsert(ctx, codePrefix+hash, codeRow, codeEntry{CallID: callID, Phone: g.Phone, CodeHash: hash}); err != nil {
+	if _, err := s.table.Upsert(ctx, codePrefix+hash, codeRow, s.newCodeEntry(callID, g.Phone, hash, info.ValidUntil)); err != nil {
 		log.Warn("text not sent again: could not store its code", "err", err)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -811,5 +812,73 @@ func TestRetriedTextKeepsBoundedCodes(t *testing.T) {
 	}
 	if deleted, _, err := f.s.Sweep(t.Context()); err != nil || deleted != 2 || codeRows() != 0 {
 		t.Fatalf("sweep: deleted %d, %v, %d code rows left", deleted, err, codeRows())
+	}
+}
+
+// Code rows nothing else deletes (a crash between the code row and the
+// guest row, a failed delete, a resend racing the sweep) are swept: those
+// their guest does not list (past the grace a resend in flight needs),
+// expired ones, and those of calls that ended or are gone, so no call id
+// and number stay at rest past the call.
+func TestOrphanedCodeRowsAreSwept(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	f.invite(t, room, dana)
+	code := f.codeOf(t, dana)
+	now := f.clk.Now()
+	put := func(hash, callID string, created, expires time.Time) {
+		t.Helper()
+		if _, err := f.s.table.Upsert(t.Context(), codePrefix+hash, codeRow, codeEntry{CallID: callID, Phone: dana, CodeHash: hash, CreatedAt: created, Expires: expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := now.Add(time.Hour)
+	put("orphan-old", room, now.Add(-codeOrphanGrace-time.Minute), later)
+	put("orphan-fresh", room, now, later)
+	put("orphan-gone", "no-such-call", now, later)
+	put("orphan-expired", room, now, now.Add(-time.Second))
+	put("orphan-legacy", room, time.Time{}, time.Time{})
+	rows := func() []string {
+		var out []string
+		err := f.s.table.Scan(t.Context(), func(pk, _ string, _ func(any) error) error {
+			if h, ok := strings.CutPrefix(pk, codePrefix); ok {
+				out = append(out, h)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if _, _, err := f.s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"orphan-fresh", f.guest(t, room, dana).CodeHash}
+	slices.Sort(want)
+	if got := rows(); !slices.Equal(got, want) {
+		t.Fatalf("code rows after the sweep %v, want %v (the fresh orphan and dana's code)", got, want)
+	}
+	if _, err := f.s.Exchange(t.Context(), "192.0.2.20", code); err != nil {
+		t.Fatalf("dana's code after the sweep: %v", err)
+	}
+	// Past the grace the fresh orphan goes too; once the call ends, every code row.
+	f.clk.Add(codeOrphanGrace)
+	if _, _, err := f.s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(); len(got) != 1 {
+		t.Fatalf("code rows %v, want dana's only", got)
+	}
+	put("orphan-late", room, f.clk.Now(), later)
+	if err := f.cls.End(t.Context(), "alice", room); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(); len(got) != 0 {
+		t.Fatalf("code rows %v after the call ended, want none", got)
 	}
 }
