@@ -2,6 +2,7 @@ package acsemu
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -140,7 +141,11 @@ func (e *Emulator) createRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if id, ok := e.roomRepeats[repeat]; ok && repeat != "" {
+	fresh, ok := e.trackRepeat(w, r, "room", repeat, req, now)
+	if !ok {
+		return
+	}
+	if id, ok := e.roomRepeats[repeat]; ok && repeat != "" && !fresh {
 		if rm, ok := e.rooms[id]; ok {
 			writeJSON(w, http.StatusCreated, rm.wire())
 			return
@@ -365,6 +370,37 @@ func repeatability(w http.ResponseWriter, r *http.Request, now time.Time) (strin
 		return "", false
 	}
 	return id, true
+}
+
+// repeatSeen is a tracked Repeatability-Request-ID: what its first request
+// was and when it came.
+type repeatSeen struct {
+	request string
+	at      time.Time
+}
+
+// trackRepeat applies the Repeatable Requests rules to a request carrying
+// repeat (e.mu held): a tracked id (within RepeatabilityWindow) must come
+// with the same request, else 400 is written and ok is false; fresh is
+// true when the id is not (or no longer) tracked, so the request runs
+// normally and its answer is the one to repeat. The request is the decoded
+// body (re-encoded) and the first-sent header.
+func (e *Emulator) trackRepeat(w http.ResponseWriter, r *http.Request, scope, repeat string, body any, now time.Time) (fresh, ok bool) {
+	if repeat == "" {
+		return true, true
+	}
+	b, _ := json.Marshal(body)
+	request := string(b) + "\n" + r.Header.Get("Repeatability-First-Sent")
+	key := scope + "\n" + repeat
+	if prev, tracked := e.repeatsSeen[key]; tracked && now.Sub(prev.at) <= RepeatabilityWindow {
+		if prev.request != request {
+			writeError(w, http.StatusBadRequest, "BadRequest", "Repeatability-Request-ID "+repeat+" was used for a different request")
+			return false, false
+		}
+		return false, true
+	}
+	e.repeatsSeen[key] = repeatSeen{request: request, at: now}
+	return true, true
 }
 
 // decodeMergePatch decodes a JSON merge-patch body strictly; ACS refuses
