@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -76,6 +78,13 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("settings QUOTA_*: %w", err)
 	}
+	// App-wide bounds, whoever spends (calls.AppTeamsSubject): Teams meetings
+	// per day (QUOTA_APP_TEAMS_MEETINGS_PER_DAY); only that quota is spent here.
+	appBounds := quota.Every(1, quota.Limits{quota.TeamsMeetings: cfg.QuotaAppTeamsMeetingsPerDay})
+	appLimits, err := quota.New(st, quota.Config{User: appBounds, Service: appBounds})
+	if err != nil {
+		return nil, fmt.Errorf("setting QUOTA_APP_TEAMS_MEETINGS_PER_DAY: %w", err)
+	}
 
 	var acsClient *acs.Client
 	acsOpts := &acs.ClientOptions{CallAutomationAPIVersion: cfg.ACSCallAutomationAPIVersion}
@@ -146,6 +155,24 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		callOpts.Callbacks = calls.NewCallbackAuth(cfg.ACSCallbackOIDCConfig, cfg.ACSResourceID)
 	}
 	cls := calls.NewService(st, ids, spc, fan, pub, acsClient, callOpts)
+	// Rings are charged to the caller's lasting identity; the app's own calls spend none.
+	ringCallers := func(ctx context.Context, caller string) (string, bool, error) {
+		if app, err := cls.IsAppSource(ctx, caller); err != nil || app {
+			return "", app, err
+		}
+		if n, ok := strings.CutPrefix(caller, "4:"); ok {
+			return "tel:" + n, false, nil
+		}
+		uid, err := ids.UserByACSID(ctx, caller)
+		switch {
+		case err == nil:
+			return "user:" + uid, false, nil
+		case errors.Is(err, store.ErrNotFound):
+			return "acs:" + caller, false, nil
+		}
+		return "", false, err
+	}
+	fan.UseCallers(ringCallers)
 	if cfg.Teams.Enabled() {
 		meetings, err := newGraph(cfg.Teams)
 		if err != nil {
@@ -182,7 +209,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 		cls, ids, acsClient, acsClient.SMS(""), fan, limits)
 	cls.UseGuests(gst)
 	// Calls bots answer spend the caller's QUOTA_RINGS_PER_HOUR too.
-	bts := bots.NewService(st, ids, acsClient, limits, bots.Options{PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
+	bts := bots.NewService(st, ids, acsClient, limits, bots.Options{Callers: ringCallers, PublicBaseURL: cfg.PublicBaseURL, CognitiveServicesEndpoint: cfg.ACSCognitiveServicesEndpoint,
 		PSTNCallerID: cfg.ACSPSTNCallerID, PSTN: callOpts.PSTN, Callbacks: callOpts.Callbacks, Calls: cls,
 		Spaces: spc, CallAutomationAPIVersion: acsClient.CallAutomationAPIVersion(), CallLogRetention: cfg.BotCallLogRetention,
 		Forget: ids.Erase})
@@ -214,7 +241,7 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	identity.Routes(rt, authn, ids, limits)
 	devices.Routes(rt, authn, devs, limits)
 	spaces.Routes(rt, authn, spc, limits)
-	calls.Routes(rt, authn, cls, limits)
+	calls.Routes(rt, authn, cls, limits, appLimits)
 	calls.CallbackRoute(rt, cls)
 	guests.Routes(rt, authn, gst)
 	bots.Routes(rt, authn, bts)

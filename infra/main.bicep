@@ -97,6 +97,8 @@ param quotaCallAutomationPerHour int = 30
 param quotaRevocationsPerHour int = 20
 @description('Teams meetings one user may create per day (Graph allows 2000 per organizer per month, for the whole app).')
 param quotaTeamsMeetingsPerDay int = 20
+@description('Teams meetings the whole app may create per day, whoever asks (Graph allows 2000 per organizer per month).')
+param quotaAppTeamsMeetingsPerDay int = 60
 
 @description('The same quotas for a service caller acting for a user (X-On-Behalf-Of).')
 param quotaServiceSpacesPerHour int = 200
@@ -315,6 +317,7 @@ module functionApp 'modules/functionapp.bicep' = {
       QUOTA_GUEST_REPLIES_PER_HOUR: string(quotaGuestRepliesPerHour)
       QUOTA_RINGS_PER_HOUR: string(quotaRingsPerHour)
       QUOTA_BOT_RINGS_PER_HOUR: string(quotaBotRingsPerHour)
+      QUOTA_APP_TEAMS_MEETINGS_PER_DAY: string(quotaAppTeamsMeetingsPerDay)
       AUTH_ISSUER: authIssuer
       AUTH_AUDIENCE: authAudience
       AUTH_USER_CLAIM: authUserClaim

@@ -319,7 +319,11 @@ func (e *Emulator) createCall(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if id, ok := e.callRepeats[repeat]; ok && repeat != "" {
+	fresh, ok := e.trackRepeat(w, r, "createCall", repeat, req, e.opts.Now())
+	if !ok {
+		return
+	}
+	if id, ok := e.callRepeats[repeat]; ok && repeat != "" && !fresh {
 		writeJSON(w, http.StatusCreated, e.calls[id].wire())
 		return
 	}
@@ -367,8 +371,13 @@ func (e *Emulator) answerCall(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	// A resend with the first answer's Repeatability-Request-ID gets the first answer.
-	if id, ok := e.callRepeats["answer:"+repeat]; ok && repeat != "" {
+	// A resend with the first answer's Repeatability-Request-ID gets the
+	// first answer, if it is the same request (else 400).
+	fresh, ok := e.trackRepeat(w, r, "answer", repeat, req, e.opts.Now())
+	if !ok {
+		return
+	}
+	if id, ok := e.callRepeats["answer:"+repeat]; ok && repeat != "" && !fresh {
 		writeJSON(w, http.StatusOK, e.calls[id].wire())
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func newUser(t *testing.T, e *Emulator) string {
@@ -39,6 +40,10 @@ func TestRoomRequests(t *testing.T) {
 		{"unknown field", signed{method: "POST", target: rooms, body: `{"owner":"me"}`}, 400},
 		{"until before from", signed{method: "POST", target: rooms, body: `{"validFrom":"2100-01-02T00:00:00Z","validUntil":"2100-01-01T00:00:00Z"}`}, 400},
 		{"repeatability without first-sent", signed{method: "POST", target: rooms, body: `{}`, mutate: func(r *http.Request) { r.Header.Set("Repeatability-Request-ID", "x") }}, 400},
+		{"first-sent outside the tracking duration", signed{method: "POST", target: rooms, body: `{}`, mutate: func(r *http.Request) {
+			r.Header.Set("Repeatability-Request-ID", "1f6d3d1a-7f5e-4a47-9d7b-6a3f1e2b9c10")
+			r.Header.Set("Repeatability-First-Sent", time.Now().Add(-6*time.Minute).UTC().Format(http.TimeFormat))
+		}}, 412},
 		{"unknown room", signed{method: "GET", target: "/rooms/123?api-version=2025-03-13"}, 404},
 		{"unsigned", signed{method: "GET", target: "/rooms/" + rm.ID + "?api-version=2025-03-13", mutate: func(r *http.Request) { r.Header.Del("Authorization") }}, 401},
 	}

@@ -79,6 +79,7 @@ type Emulator struct {
 	calls          map[string]*call
 	callOrder      []string
 	callRepeats    map[string]string
+	repeatsSeen    map[string]repeatSeen // scope + id -> the first request, for header repeatability
 	incoming       map[string]IncomingCall
 	sms            smsState
 	eventGrid      EventSink
@@ -115,6 +116,7 @@ func New(opts Options) (*Emulator, error) {
 		roomPageSize:   DefaultRoomPageSize,
 		calls:          map[string]*call{},
 		callRepeats:    map[string]string{},
+		repeatsSeen:    map[string]repeatSeen{},
 		incoming:       map[string]IncomingCall{},
 		recordings:     map[string]*recording{},
 		holdTime:       opts.CallHoldTime,

@@ -2,6 +2,7 @@ package acsemu
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -140,7 +141,11 @@ func (e *Emulator) createRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if id, ok := e.roomRepeats[repeat]; ok && repeat != "" {
+	fresh, ok := e.trackRepeat(w, r, "room", repeat, req, now)
+	if !ok {
+		return
+	}
+	if id, ok := e.roomRepeats[repeat]; ok && repeat != "" && !fresh {
 		if rm, ok := e.rooms[id]; ok {
 			writeJSON(w, http.StatusCreated, rm.wire())
 			return
@@ -336,9 +341,16 @@ func validRoomValidity(w http.ResponseWriter, from, until, now time.Time) bool {
 	return false
 }
 
+// RepeatabilityWindow is how long ACS tracks a Repeatability-Request-ID
+// (learn.microsoft.com/en-us/rest/api/communication/repeatable-requests):
+// a first-sent older than it is refused 412 Precondition Failed; a repeat
+// of a tracked id must be the same request (else 400).
+const RepeatabilityWindow = 5 * time.Minute
+
 // repeatability reads the Repeatability-Request-ID and -First-Sent pair the
 // SDKs send on creates: both or neither, a request id of at most 36
-// characters, and a first-sent date no older than the replay window.
+// characters (else 400), and a first-sent date within the tracking
+// duration (else 412).
 func repeatability(w http.ResponseWriter, r *http.Request, now time.Time) (string, bool) {
 	id, first := r.Header.Get("Repeatability-Request-ID"), r.Header.Get("Repeatability-First-Sent")
 	if id == "" && first == "" {
@@ -353,11 +365,42 @@ func repeatability(w http.ResponseWriter, r *http.Request, now time.Time) (strin
 		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Repeatability-First-Sent %q is not an RFC 1123 date", first))
 		return "", false
 	}
-	if now.Sub(at) > 5*time.Minute {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Repeatability-First-Sent is older than the 5 minute replay window")
+	if now.Sub(at) > RepeatabilityWindow {
+		writeError(w, http.StatusPreconditionFailed, "PreconditionFailed", "Repeatability-First-Sent is outside the 5 minute tracking duration")
 		return "", false
 	}
 	return id, true
+}
+
+// repeatSeen is a tracked Repeatability-Request-ID: what its first request
+// was and when it came.
+type repeatSeen struct {
+	request string
+	at      time.Time
+}
+
+// trackRepeat applies the Repeatable Requests rules to a request carrying
+// repeat (e.mu held): a tracked id (within RepeatabilityWindow) must come
+// with the same request, else 400 is written and ok is false; fresh is
+// true when the id is not (or no longer) tracked, so the request runs
+// normally and its answer is the one to repeat. The request is the decoded
+// body (re-encoded) and the first-sent header.
+func (e *Emulator) trackRepeat(w http.ResponseWriter, r *http.Request, scope, repeat string, body any, now time.Time) (fresh, ok bool) {
+	if repeat == "" {
+		return true, true
+	}
+	b, _ := json.Marshal(body)
+	request := string(b) + "\n" + r.Header.Get("Repeatability-First-Sent")
+	key := scope + "\n" + repeat
+	if prev, tracked := e.repeatsSeen[key]; tracked && now.Sub(prev.at) <= RepeatabilityWindow {
+		if prev.request != request {
+			writeError(w, http.StatusBadRequest, "BadRequest", "Repeatability-Request-ID "+repeat+" was used for a different request")
+			return false, false
+		}
+		return false, true
+	}
+	e.repeatsSeen[key] = repeatSeen{request: request, at: now}
+	return true, true
 }
 
 // decodeMergePatch decodes a JSON merge-patch body strictly; ACS refuses

@@ -59,7 +59,7 @@ type EventSink func(ctx context.Context, batch []byte) error
 
 type smsState struct {
 	messages []SMSMessage
-	repeats  map[string]smsResult // repeatabilityRequestId -> first answer
+	repeats  map[string]smsRepeat // repeatabilityRequestId -> first request and answer
 	windows  map[string]smsWindow // rate-limit key -> this minute's units
 	limit    int                  // 0: the per-type limits
 	throttle time.Duration        // > 0: every send answers 429 with this Retry-After
@@ -67,6 +67,14 @@ type smsState struct {
 	pending  [][]byte             // events not yet delivered
 	sink     EventSink
 	auto     bool
+}
+
+// smsRepeat is a tracked repeatability request id: what the first request
+// was (from, to, message and first-sent), when it came, and its answer.
+type smsRepeat struct {
+	request string
+	at      time.Time
+	res     smsResult
 }
 
 type smsWindow struct {
@@ -84,7 +92,7 @@ type smsResult struct {
 }
 
 func (e *Emulator) routeSMS() {
-	e.sms.repeats = map[string]smsResult{}
+	e.sms.repeats = map[string]smsRepeat{}
 	e.sms.windows = map[string]smsWindow{}
 	e.sms.failTo = map[string]string{}
 	e.api.HandleFunc("POST /sms", e.operationWith("SendSMS", checkSMSAPIVersion, e.sendSMS))
@@ -171,7 +179,7 @@ func (e *Emulator) sendSMS(w http.ResponseWriter, r *http.Request) {
 	now := e.opts.Now()
 	units := 0
 	for _, rc := range req.SMSRecipients {
-		if _, repeat := e.sms.repeats[rc.RepeatabilityRequestID]; rc.RepeatabilityRequestID == "" || !repeat {
+		if prev, repeat := e.sms.repeats[rc.RepeatabilityRequestID]; rc.RepeatabilityRequestID == "" || !repeat || now.Sub(prev.at) > RepeatabilityWindow {
 			units++
 		}
 	}
@@ -200,7 +208,7 @@ func (e *Emulator) sendSMS(w http.ResponseWriter, r *http.Request) {
 		if rc.To != nil {
 			to = *rc.To
 		}
-		res, first := e.smsRecipient(now, from, to, rc.RepeatabilityRequestID, rc.RepeatabilityFirstSent)
+		res, first := e.smsRecipient(now, from, to, *req.Message, rc.RepeatabilityRequestID, rc.RepeatabilityFirstSent)
 		if first && res.Successful {
 			m := SMSMessage{ID: res.MessageID, From: from, To: to, Message: *req.Message, DeliveryReport: report, Tag: tag, At: now}
 			e.sms.messages = append(e.sms.messages, m)
@@ -215,18 +223,32 @@ func (e *Emulator) sendSMS(w http.ResponseWriter, r *http.Request) {
 	e.autoDeliver()
 }
 
-// smsRecipient answers one recipient (e.mu held); first is false for a
-// repeat of an earlier request id, which gets the first answer again.
-func (e *Emulator) smsRecipient(now time.Time, from, to, requestID, firstSent string) (smsResult, bool) {
+// smsRecipient answers one recipient (e.mu held) with ACS's Repeatable
+// Requests rules, per recipient: an invalid id or first-sent is rejected
+// 400, a first-sent older than RepeatabilityWindow 412; a repeat of a
+// tracked id (within the window) gets the first answer if it is the same
+// request, else it is rejected 400. first is false when nothing new was done.
+func (e *Emulator) smsRecipient(now time.Time, from, to, message, requestID, firstSent string) (smsResult, bool) {
+	request := from + "\n" + to + "\n" + message + "\n" + firstSent
 	if requestID != "" || firstSent != "" {
+		rejected := func(status int, msg string) (smsResult, bool) {
+			return smsResult{To: to, HTTPStatusCode: status, RepeatabilityResult: "rejected", ErrorMessage: msg}, false
+		}
 		if _, err := uuid.Parse(requestID); err != nil || len(requestID) != 36 {
-			return smsResult{To: to, HTTPStatusCode: 400, RepeatabilityResult: "rejected", ErrorMessage: "Request sent with Invalid value for repeatability-request-id. Expected is a UUID."}, true
+			return rejected(400, "Request sent with Invalid value for repeatability-request-id. Expected is a UUID.")
 		}
-		if _, err := time.Parse(time.RFC1123, firstSent); err != nil {
-			return smsResult{To: to, HTTPStatusCode: 400, RepeatabilityResult: "rejected", ErrorMessage: "Request sent with Invalid DateTime value for repeatability-first-sent. Expected is DateTime ,RFC1123 pattern."}, true
+		at, err := time.Parse(time.RFC1123, firstSent)
+		if err != nil {
+			return rejected(400, "Request sent with Invalid DateTime value for repeatability-first-sent. Expected is DateTime ,RFC1123 pattern.")
 		}
-		if prev, ok := e.sms.repeats[requestID]; ok {
-			return prev, false
+		if now.Sub(at) > RepeatabilityWindow {
+			return rejected(412, "Precondition failed: repeatability-first-sent is outside the tracking duration.")
+		}
+		if prev, ok := e.sms.repeats[requestID]; ok && now.Sub(prev.at) <= RepeatabilityWindow {
+			if prev.request != request {
+				return rejected(400, "Request sent with a repeatability-request-id already used for a different request.")
+			}
+			return prev.res, false
 		}
 	}
 	var res smsResult
@@ -237,7 +259,7 @@ func (e *Emulator) smsRecipient(now time.Time, from, to, requestID, firstSent st
 	}
 	if requestID != "" {
 		res.RepeatabilityResult = "accepted"
-		e.sms.repeats[requestID] = res
+		e.sms.repeats[requestID] = smsRepeat{request: request, at: now, res: res}
 	}
 	return res, true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -191,4 +192,50 @@ func FuzzCheckSMSAPIVersion(f *testing.F) {
 			t.Fatalf("accepted %q", v)
 		}
 	})
+}
+
+// ACS's Repeatable Requests rules per recipient: a repeat of a tracked id
+// with a different request is rejected 400, a first-sent outside the
+// tracking duration 412, and an id is tracked for RepeatabilityWindow.
+func TestSMSRepeatabilityMismatchAndTrackingDuration(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	move := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e := start(t, Options{Now: clock})
+	id := "9d9e6679-7425-40de-944b-e07fc1f90ae7"
+	send := func(message string, firstSent time.Time) smsResult {
+		t.Helper()
+		body := `{"from":"+18005550100","message":"` + message + `","smsRecipients":[{"to":"+14255550123","repeatabilityRequestId":"` + id + `","repeatabilityFirstSent":"` + firstSent.Format(http.TimeFormat) + `"}]}`
+		status, _, b := signed{method: http.MethodPost, target: smsTarget, body: body}.do(t, e)
+		var a smsAnswer
+		if status != 202 || json.Unmarshal(b, &a) != nil || len(a.Value) != 1 {
+			t.Fatalf("status %d: %s", status, b)
+		}
+		return a.Value[0]
+	}
+	first := clock()
+	if r := send("one", first); !r.Successful || r.RepeatabilityResult != "accepted" {
+		t.Fatalf("first send: %+v", r)
+	}
+	if r := send("two", first); r.Successful || r.HTTPStatusCode != 400 || r.RepeatabilityResult != "rejected" {
+		t.Fatalf("same id, another message: %+v, want rejected 400", r)
+	}
+	if r := send("one", first.Add(time.Second)); r.Successful || r.HTTPStatusCode != 400 {
+		t.Fatalf("same id, another first-sent: %+v, want rejected 400", r)
+	}
+	move(RepeatabilityWindow - time.Second)
+	if r := send("one", first); !r.Successful || r.RepeatabilityResult != "accepted" {
+		t.Fatalf("identical repeat within the window: %+v", r)
+	}
+	move(2 * time.Second)
+	if r := send("one", first); r.Successful || r.HTTPStatusCode != 412 || r.RepeatabilityResult != "rejected" {
+		t.Fatalf("first-sent outside the tracking duration: %+v, want rejected 412", r)
+	}
+	if r := send("two", clock()); !r.Successful {
+		t.Fatalf("the id after its tracking ended, first-sent now: %+v", r)
+	}
+	if n := len(e.SMSMessages()); n != 2 {
+		t.Fatalf("%d texts, want 2", n)
+	}
 }

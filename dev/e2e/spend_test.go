@@ -177,7 +177,7 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 	s, err := stack.Start(ctx, stack.Options{Binary: binary, Stdout: &logs, Stderr: &logs, Env: []string{
 		"QUOTA_SPACES_PER_HOUR=4", "QUOTA_SPACE_INVITES_PER_HOUR=3", "QUOTA_REVOCATIONS_PER_HOUR=2",
 		"QUOTA_CALL_AUTOMATION_PER_HOUR=2", "QUOTA_CHAT_PUSHES_PER_HOUR=2", "QUOTA_GUEST_REPLIES_PER_HOUR=2",
-		"QUOTA_RINGS_PER_HOUR=2", "QUOTA_TEAMS_MEETINGS_PER_DAY=1",
+		"QUOTA_RINGS_PER_HOUR=2", "QUOTA_TEAMS_MEETINGS_PER_DAY=1", "QUOTA_APP_TEAMS_MEETINGS_PER_DAY=2",
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +211,8 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 		for i := range 3 {
 			owner.ok("PUT", path+"/members/si-"+strconv.Itoa(i), "", 200)
 		}
+		// An idempotent re-PUT writes no invitation: it spends nothing.
+		owner.ok("PUT", path+"/members/si-2", "", 200)
 		overQuota(t, owner.do("PUT", path+"/members/si-late", ""), "space-invites")
 		late := userClient(t, s, "si-late", "Late")
 		if n := len(late.ok("GET", "/api/spaces", "", 200)["value"].([]any)); n != 0 {
@@ -248,6 +250,14 @@ func TestSpendWithoutQuotaBefore(t *testing.T) {
 			t.Fatalf("%d meetings created for a refused request", n)
 		}
 		u.ok("POST", "/api/calls", `{"kind":"group"}`, 201) // other kinds are not meetings
+		// The app-wide bound (2 here): a second user's meeting fits, a
+		// third user's does not, though each is within their own quota.
+		userClient(t, s, "tm-second", "Second").ok("POST", "/api/calls", `{"kind":"teams","subject":"the app's second"}`, 201)
+		meetings = s.Graph.Requests("createOrGet")
+		overQuota(t, userClient(t, s, "tm-third", "Third").do("POST", "/api/calls", `{"kind":"teams","subject":"past the app's bound"}`), "teams-meetings")
+		if n := s.Graph.Requests("createOrGet") - meetings; n != 0 {
+			t.Fatalf("%d meetings created past the app-wide bound", n)
+		}
 	})
 
 	t.Run("call automation", func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"switchboard/handler/internal/acs"
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/events"
+	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/quota"
@@ -52,6 +53,15 @@ const (
 	OutcomeMoveFailed     = "move-failed"
 )
 
+// answerInFlight is how long an answer attempt may still be under way (Event
+// Grid gives a delivery 30 s): a redelivery within it waits rather than send
+// a second, different answer.
+const answerInFlight = 30 * time.Second
+
+// errAnswerInFlight fails a redelivery while another answer attempt of the
+// call may be under way; Event Grid delivers it again later.
+var errAnswerInFlight = errors.New("bots: an answer of this call may still be under way; deliver again later")
+
 // callRow is one bot call: the log entry and the state the callbacks advance.
 type callRow struct {
 	Caller           string    `json:"caller"`
@@ -64,15 +74,21 @@ type callRow struct {
 	RepeatID         string    `json:"repeatId"`
 	FirstSent        time.Time `json:"firstSent"`
 	Answered         bool      `json:"answered"`
-	State            string    `json:"state"` // ringing, connected, ended
-	Step             string    `json:"step"`
-	Seq              int       `json:"seq"`
-	Attempts         int       `json:"attempts"`
-	Keys             string    `json:"keys"`
-	Outcome          string    `json:"outcome,omitempty"`
-	Target           string    `json:"target,omitempty"`
-	StartedAt        time.Time `json:"startedAt"`
-	UpdatedAt        time.Time `json:"updatedAt"`
+	// AnswerDone marks the latest answer attempt (RepeatID) as finished
+	// without an answer (ACS 5xx/429 or a timeout): a redelivery may try
+	// again. While an attempt may still be in flight (answerInFlight) a
+	// redelivery waits: a second attempt is a different request (a fresh
+	// callback secret), not a repeat ACS would merge.
+	AnswerDone bool      `json:"answerDone,omitempty"`
+	State      string    `json:"state"` // ringing, connected, ended
+	Step       string    `json:"step"`
+	Seq        int       `json:"seq"`
+	Attempts   int       `json:"attempts"`
+	Keys       string    `json:"keys"`
+	Outcome    string    `json:"outcome,omitempty"`
+	Target     string    `json:"target,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
 	// JoinedCall is the Switchboard call a bot joined (join.go); Stay keeps it there.
 	JoinedCall string `json:"joinedCall,omitempty"`
 	Stay       bool   `json:"stay,omitempty"`
@@ -192,10 +208,14 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 	// one of the bot's own total (the service bucket of its party,
 	// QUOTA_BOT_RINGS_PER_HOUR): caller numbers can be spoofed, so the
 	// pair limit alone bounds nothing.
-	if caller := in.From.Raw(); caller != "" {
-		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + in.To.Raw()}, quota.Cost{Quota: quota.Rings, N: 1})
+	subject, spend, err := fanout.RingSubject(ctx, s.opts.Callers, in.From.Raw(), in.To.Raw())
+	if err != nil {
+		return fmt.Errorf("rings quota: caller: %w", err)
+	}
+	if spend {
+		err := s.limits.Take(ctx, subject, quota.Cost{Quota: quota.Rings, N: 1})
 		if quota.IsRateLimited(err) {
-			log.Warn("IncomingCall for a bot not answered: the caller is over the rings quota", "botId", botID, "caller", caller)
+			log.Warn("IncomingCall for a bot not answered: the caller is over the rings quota", "botId", botID, "caller", in.From.Raw())
 			return nil
 		}
 		if err != nil {
@@ -231,15 +251,37 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 		if c.Answered || c.Outcome != "" {
 			return nil
 		}
-		if now.Sub(c.FirstSent) > 4*time.Minute {
+		if now.Sub(c.StartedAt) > 4*time.Minute {
 			return s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.State, c.Outcome = "ended", OutcomeAnswerFailed; return true })
 		}
+		inFlight := func(r *callRow) bool { return !r.AnswerDone && now.Sub(r.FirstSent) < answerInFlight }
+		if inFlight(&c) {
+			return errAnswerInFlight // Event Grid redelivers
+		}
 		// A fresh secret (the first is not kept in clear), accepted beside
-		// the first: ACS keeps the first callback URI if that answer got through.
+		// the first: ACS keeps the first callback URI if that answer got
+		// through. Its body differs (the callback URI), so it is a request of
+		// its own: a new repeatability id and first-sent (ACS refuses a
+		// different body under a tracked id with 400, and a first-sent older
+		// than 5 minutes with 412).
 		secret, hash = calls.NewCallbackSecret()
-		if err := s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.SecretHash += "," + hash; return true }); err != nil {
+		repeatID := uuid.NewString()
+		busy := false
+		if err := s.update(ctx, botID, claim.CallID, func(r *callRow) bool {
+			// Another redelivery took over, or the call was answered, meanwhile.
+			if busy = r.Answered || r.Outcome != "" || inFlight(r); busy {
+				return false
+			}
+			r.SecretHash += "," + hash
+			r.RepeatID, r.FirstSent, r.AnswerDone = repeatID, now, false
+			return true
+		}); err != nil {
 			return err
 		}
+		if busy {
+			return errAnswerInFlight
+		}
+		c.RepeatID, c.FirstSent = repeatID, now
 	} else if err != nil {
 		return err
 	}
@@ -254,9 +296,26 @@ func (s *Service) answer(ctx context.Context, botID string, in incomingCall) err
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests {
 		log.Warn("ACS refused to answer a bot call", "botId", botID, "callId", claim.CallID, "status", re.StatusCode, "code", re.ErrorCode)
-		return s.update(ctx, botID, claim.CallID, func(c *callRow) bool { c.State, c.Outcome = "ended", OutcomeAnswerFailed; return true })
+		// A refused attempt does not end a call another attempt answered.
+		mine := c.RepeatID
+		return s.update(ctx, botID, claim.CallID, func(c *callRow) bool {
+			if c.Answered || c.CallConnectionID != "" || c.RepeatID != mine {
+				return false
+			}
+			c.State, c.Outcome = "ended", OutcomeAnswerFailed
+			return true
+		})
 	}
 	if err != nil {
+		// This attempt is over: a redelivery may try again at once.
+		mine := c.RepeatID
+		_ = s.update(ctx, botID, claim.CallID, func(c *callRow) bool {
+			if c.RepeatID != mine || c.Answered {
+				return false
+			}
+			c.AnswerDone = true
+			return true
+		})
 		return fmt.Errorf("answer bot call: %w", err) // Event Grid redelivers
 	}
 	log.Info("bot answered a call", "botId", botID, "callId", claim.CallID, "callConnectionId", cc.ID)

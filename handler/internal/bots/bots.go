@@ -22,6 +22,7 @@ import (
 	"switchboard/handler/internal/auth"
 	"switchboard/handler/internal/calls"
 	"switchboard/handler/internal/egress"
+	"switchboard/handler/internal/fanout"
 	"switchboard/handler/internal/httpapi"
 	"switchboard/handler/internal/identity"
 	"switchboard/handler/internal/quota"
@@ -71,6 +72,8 @@ type ACS interface {
 
 // Options are the deployment's settings bots use.
 type Options struct {
+	// Callers names the caller of a ring (fanout.RingSubject); nil: the raw id.
+	Callers fanout.Callers
 	// PublicBaseURL is where ACS posts callbacks (PUBLIC_BASE_URL).
 	PublicBaseURL string
 	// CognitiveServicesEndpoint is the default for text-to-speech (ACS_COGNITIVE_SERVICES_ENDPOINT).

@@ -332,6 +332,9 @@ func (s *Service) dial(ctx context.Context, id, secret string, users []identity.
 		s.endCall(ctx, id, "create-call-failed")
 		return acsError(err)
 	}
+	if cc.Source != nil {
+		s.rememberAppSource(ctx, cc.Source.Raw())
+	}
 	for range 5 {
 		var c call
 		etag, err := s.calls.Get(ctx, id, callRow, &c)

@@ -13,8 +13,12 @@ const requestTimeout = 25 * time.Second
 
 // Routes registers the call routes behind authentication. Creating a call
 // and inviting spend quotas (quota.Calls, quota.Invites, quota.Dials), and
-// phone numbers must pass the PSTN policy, before the service is asked.
-func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
+// phone numbers must pass the PSTN policy, before the service is asked. A
+// Teams meeting also spends one of the app-wide bound (app, subject
+// AppTeamsSubject: Graph allows 2000 meetings per organizer per month, and
+// the app is one organizer), after the creator's own quotas, so a user over
+// theirs cannot drain it; app may be nil (no app-wide bound).
+func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits, app *quota.Limiter) {
 	handle := func(pattern string, f func(w http.ResponseWriter, r *http.Request, userID string) error) {
 		rt.Handle(pattern, authn.UserHandler(requestTimeout, f))
 	}
@@ -32,6 +36,11 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *q
 		}
 		if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), createCosts(userID, req)...); err != nil {
 			return err
+		}
+		if req.Kind == KindTeams && app != nil && s.teams != nil {
+			if err := app.Take(r.Context(), AppTeamsSubject, quota.Cost{Quota: quota.TeamsMeetings, N: 1}); err != nil {
+				return err
+			}
 		}
 		c, err := s.Create(r.Context(), userID, isService(r), req)
 		if err != nil {
@@ -75,6 +84,10 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *q
 		return nil
 	})
 }
+
+// AppTeamsSubject is the app-wide bucket of Teams meetings
+// (QUOTA_APP_TEAMS_MEETINGS_PER_DAY), whoever creates them.
+var AppTeamsSubject = quota.Subject{User: "app:teams"}
 
 // isService reports whether the caller is a service (AUTH_SERVICE_ROLE).
 func isService(r *http.Request) bool {

@@ -144,6 +144,9 @@ func TestLoadSpendSettings(t *testing.T) {
 	if c.QuotaUser != wantUser {
 		t.Errorf("user quotas %+v, want %+v", c.QuotaUser, wantUser)
 	}
+	if c.QuotaAppTeamsMeetingsPerDay != 60 {
+		t.Errorf("app Teams meetings default %d, want 60", c.QuotaAppTeamsMeetingsPerDay)
+	}
 	if c.QuotaChatPushesPerHour != 600 || c.QuotaGuestRepliesPerHour != 30 || c.QuotaRingsPerHour != 100 || c.QuotaBotRingsPerHour != 1000 {
 		t.Errorf("event quota defaults: chat %d, guest replies %d, calls %d, bot calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour, c.QuotaBotRingsPerHour)
 	}
@@ -173,6 +176,7 @@ func TestLoadSpendSettings(t *testing.T) {
 	env["QUOTA_GUEST_REPLIES_PER_HOUR"] = "3"
 	env["QUOTA_RINGS_PER_HOUR"] = "17"
 	env["QUOTA_BOT_RINGS_PER_HOUR"] = "23"
+	env["QUOTA_APP_TEAMS_MEETINGS_PER_DAY"] = "29"
 	env["QUOTA_SERVICE_TEAMS_MEETINGS_PER_DAY"] = "19"
 	if c, err = load(env); err != nil {
 		t.Fatal(err)
@@ -184,6 +188,9 @@ func TestLoadSpendSettings(t *testing.T) {
 		c.QuotaUser.SpaceInvitesPerHour != 9 || c.QuotaService.RevocationsPerHour != 11 || c.QuotaService.SpaceInvitesPerHour != 2000 ||
 		c.QuotaService.TeamsMeetingsPerDay != 19 || c.QuotaUser.TeamsMeetingsPerDay != 20 {
 		t.Errorf("quota settings: %+v %+v", c.QuotaUser, c.QuotaService)
+	}
+	if c.QuotaAppTeamsMeetingsPerDay != 29 {
+		t.Errorf("app Teams meetings %d, want 29", c.QuotaAppTeamsMeetingsPerDay)
 	}
 	if c.QuotaChatPushesPerHour != 13 || c.QuotaGuestRepliesPerHour != 3 || c.QuotaRingsPerHour != 17 || c.QuotaBotRingsPerHour != 23 {
 		t.Errorf("event quotas: chat %d, guest replies %d, calls %d, bot calls %d", c.QuotaChatPushesPerHour, c.QuotaGuestRepliesPerHour, c.QuotaRingsPerHour, c.QuotaBotRingsPerHour)

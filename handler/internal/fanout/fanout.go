@@ -60,6 +60,7 @@ type Service struct {
 	sender     Sender
 	limits     Limiter
 	deliveries *store.Table
+	callers    Callers
 	now        func() time.Time
 }
 
@@ -80,13 +81,16 @@ type claim struct {
 // with a voip token may call any ACS user directly, so each ring spends one
 // of quota.Rings for that caller and callee: one caller cannot keep
 // one callee's phone ringing, and since a user sees only their contacts' and
-// co-members' ACS ids, whom they can ring at all is bounded too. (Per pair
-// rather than per caller: the application's own calls, placed for every
-// user, come from one identity.) Over it the callee's devices are not woken
-// (an app that is online still rings), which is logged, and the event is
-// acknowledged. One Take, not TakeOnce: each event is one ring and the ring
-// is the latency-critical path; only a redelivery after a failed delivery
-// counts twice. A call without a caller spends nothing.
+// co-members' ACS ids, whom they can ring at all is bounded too. The caller
+// is named by what lasts (RingSubject: the app user, not the ACS id that
+// DELETE /api/me replaces; a phone by its number; callers without an id
+// share one bucket per callee). The application's own calls (dial calls,
+// placed for every user from one identity, paid for at their route) spend
+// nothing, so nobody can silence them by ringing. Over it the callee's
+// devices are not woken (an app that is online still rings), which is
+// logged, and the event is acknowledged. One Take, not TakeOnce: each
+// event is one ring and the ring is the latency-critical path; only a
+// redelivery after a failed delivery counts twice.
 func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 	var data azsystemevents.ACSIncomingCallEventData
 	if err := ev.DecodeData(&data); err != nil {
@@ -109,19 +113,26 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		CallerDisplayName:   deref(data.CallerDisplayName),
 		CorrelationID:       deref(data.CorrelationID),
 	}
-	if caller := n.CallerID; caller != "" {
-		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + callee}, quota.Cost{Quota: quota.Rings, N: 1})
+	subject, spend, err := RingSubject(ctx, s.callers, n.CallerID, callee)
+	if err != nil {
+		return fmt.Errorf("rings quota: caller: %w", err)
+	}
+	if spend {
+		err := s.limits.Take(ctx, subject, quota.Cost{Quota: quota.Rings, N: 1})
 		if quota.IsRateLimited(err) {
-			httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the rings quota", "eventId", ev.ID, "caller", caller, "callee", callee)
+			httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the rings quota", "eventId", ev.ID, "caller", n.CallerID, "callee", callee)
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("rings quota: %w", err)
 		}
 	}
-	_, err := s.FanOut(ctx, ev.ID, callee, n)
+	_, err = s.FanOut(ctx, ev.ID, callee, n)
 	return err
 }
+
+// UseCallers sets how rings name their caller (see Callers).
+func (s *Service) UseCallers(c Callers) { s.callers = c }
 
 // Result counts what one fan-out did.
 type Result struct {

@@ -150,17 +150,17 @@ type guestRow struct {
 	SMSReason   string    `json:"smsReason,omitempty"`
 	MessageID   string    `json:"messageId,omitempty"`
 	// EarlierHashes are the hashes of the codes of earlier sends of the
-	// text, newest first, comma-separated (at most maxCodes-1). Every send
-	// carries the same repeatability id, so ACS sends only the first one it
-	// accepts, and an accepted send whose answer we lost may be the one the
-	// guest got: each stays valid. No code is ever stored, only hashes.
+	// text whose outcome is unknown (an answer lost: the guest may have
+	// that text), newest first, comma-separated (at most maxCodes-1): each
+	// stays valid. A send ACS answered "not sent" is dropped at once. No
+	// code is ever stored, only hashes.
 	EarlierHashes string `json:"earlierCodeHashes,omitempty"`
 }
 
-// maxCodes bounds the live codes of one guest (one per send of a queued
-// text). A send ACS accepted is answered "accepted" to every later one
-// (same repeatability id), which ends the retries, so the code texted is
-// among the newest; the oldest beyond the bound go.
+// maxCodes bounds the live codes of one guest: one per send of a queued
+// text whose answer was lost (sends ACS answered "not sent" keep none). A
+// send ACS answered "accepted" ends the retries; the oldest beyond the
+// bound go (only after maxCodes-1 lost answers in a row).
 const maxCodes = 16
 
 // hashes are all of the guest's live code hashes, newest first.
@@ -185,10 +185,31 @@ func (g guestRow) hasCode(hash string) bool {
 	return ok == 1
 }
 
+// codeEntry is a code row. CreatedAt and Expires (the room's validUntil,
+// or CreatedAt+maxCodeAge) let housekeeping delete rows nothing else will
+// (a crash between writes, a failed delete): the call id and number are
+// not kept at rest past the call.
 type codeEntry struct {
-	CallID   string `json:"callId"`
-	Phone    string `json:"phone"`
-	CodeHash string `json:"codeHash"`
+	CallID    string    `json:"callId"`
+	Phone     string    `json:"phone"`
+	CodeHash  string    `json:"codeHash"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	Expires   time.Time `json:"expires,omitzero"`
+}
+
+// maxCodeAge bounds a code row without a room validity (a room is valid at
+// most 180 days).
+const maxCodeAge = 180 * 24 * time.Hour
+
+// newCodeEntry is the code row of hash for phone, a guest of callID (until
+// validUntil, if known).
+func (s *Service) newCodeEntry(callID, phone, hash string, validUntil time.Time) codeEntry {
+	now := s.now().UTC()
+	exp := validUntil.UTC()
+	if exp.IsZero() {
+		exp = now.Add(maxCodeAge)
+	}
+	return codeEntry{CallID: callID, Phone: phone, CodeHash: hash, CreatedAt: now, Expires: exp}
 }
 
 type membership struct {
@@ -226,8 +247,8 @@ func (s *Service) CheckNumber(n string) error {
 
 // Invite makes phone number a guest of a room call that actor created and
 // texts them the join link. created is false when the number was a guest
-// already: then nothing is sent again (a queued text is retried, with the
-// same repeatability id, so it is still one text).
+// already: then nothing is sent again (a queued text is retried: a new
+// text with a new code; earlier codes whose outcome is unknown stay valid).
 func (s *Service) Invite(ctx context.Context, actor string, service bool, callID string, req InviteRequest) (calls.Call, bool, error) {
 	if !s.Configured() {
 		return calls.Call{}, false, notConfigured()
@@ -262,7 +283,7 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, callID
 	}
 	if g, ok := guests[phone]; ok {
 		if g.SMS == SMSQueued {
-			s.resend(ctx, callID, info.Creator, g)
+			s.resend(ctx, callID, info, g)
 		}
 		c, err := s.calls.Get(ctx, actor, callID)
 		return c, false, err
@@ -285,7 +306,7 @@ func (s *Service) Invite(ctx context.Context, actor string, service bool, callID
 	g := guestRow{Phone: phone, DisplayName: req.DisplayName, ACSUserID: created.ID, CodeHash: hashCode(code),
 		InvitedBy: actor, InvitedAt: s.now().UTC().Truncate(time.Second), SMS: SMSQueued}
 	// The code and phone rows first: a guest row is only ever visible with them.
-	if _, err := s.table.Upsert(ctx, codePrefix+g.CodeHash, codeRow, codeEntry{CallID: callID, Phone: phone, CodeHash: g.CodeHash}); err != nil {
+	if _, err := s.table.Upsert(ctx, codePrefix+g.CodeHash, codeRow, s.newCodeEntry(callID, phone, g.CodeHash, info.ValidUntil)); err != nil {
 		s.dropIdentity(ctx, created.ID)
 		return calls.Call{}, false, store.ProblemFor(err)
 	}
@@ -325,24 +346,32 @@ func (s *Service) message(ctx context.Context, creator, guestName, code string) 
 	return strings.NewReplacer("{inviter}", inviter, "{name}", guestName, "{link}", link).Replace(s.cfg.Template)
 }
 
-// smsNamespace derives each invitation's repeatability id.
+// smsNamespace derives each text's repeatability id.
 var smsNamespace = uuid.MustParse("6f1d9a52-3b8e-4c39-9d0e-5a7c2e41b8f3")
 
-// RequestID is the repeatabilityRequestId of the text inviting phone to
-// callID: the same for every send of it, so ACS sends it once.
-func RequestID(callID, phone string) string {
-	return uuid.NewSHA1(smsNamespace, []byte(callID+"\n"+phone)).String()
+// RepeatWindow is how long ACS tracks a repeatability request id: a resend
+// within it with the same id must be the same request (else 400), and a
+// first-sent older than it is refused with 412.
+const RepeatWindow = 5 * time.Minute
+
+// RequestID is the repeatabilityRequestId of one attempt at texting phone
+// for callID: each attempt's text holds its own code (hash), so it is its
+// own request with its own id; only a resend of that same text (the same
+// body) may carry it again.
+func RequestID(callID, phone, codeHash string) string {
+	return uuid.NewSHA1(smsNamespace, []byte(callID+"\n"+phone+"\n"+codeHash)).String()
 }
 
 // resend texts a queued guest again. The code of the earlier text was not
-// kept, so it mints a new one, stores its hash (keeping the earlier ones:
-// one of them may be what ACS sent) before the text leaves, then sends with
-// the same repeatability id: ACS sends this text only if it sent none yet.
-func (s *Service) resend(ctx context.Context, callID, creator string, g guestRow) {
+// kept, so it mints a new one and stores its hash before the text leaves,
+// keeping the earlier ones whose outcome is unknown (an answer we lost may
+// mean ACS sent that text: then the guest gets two texts, both valid).
+func (s *Service) resend(ctx context.Context, callID string, info calls.Info, g guestRow) {
+	creator := info.Creator
 	log := httpapi.Logger(ctx).With("callId", callID)
 	code := newCode()
 	hash := hashCode(code)
-	if _, err := s.table.Upsert(ctx, codePrefix+hash, codeRow, codeEntry{CallID: callID, Phone: g.Phone, CodeHash: hash}); err != nil {
+	if _, err := s.table.Upsert(ctx, codePrefix+hash, codeRow, s.newCodeEntry(callID, g.Phone, hash, info.ValidUntil)); err != nil {
 		log.Warn("text not sent again: could not store its code", "err", err)
 		return
 	}
@@ -376,27 +405,41 @@ func (s *Service) resend(ctx context.Context, callID, creator string, g guestRow
 	s.send(ctx, callID, g, s.message(ctx, creator, g.DisplayName, code))
 }
 
-// send texts a queued guest (text holds a code whose hash the guest row
-// has) and records what ACS answered. A throttled or unavailable ACS leaves
-// the guest queued (housekeeping and a repeated invitation send it again,
-// with a new code: the text is not stored); the failure is logged, not
-// returned.
+// send texts a queued guest (text holds the code whose hash is
+// g.CodeHash) and records what ACS answered. The attempt is its own
+// repeatable request: an id of its own and first-sent now (a retry of a
+// different text under an earlier id would be refused 400 within ACS's
+// window and 412 after it). A throttled or unavailable ACS leaves the
+// guest queued (housekeeping and a repeated invitation send it again, with
+// a new code: the text is not stored); the failure is logged, not
+// returned. An answer that says the text was not sent (429, a refusal, a
+// recipient's failure) drops the attempt's code at once, so the bound on
+// live codes only ever evicts codes of texts that were surely not sent
+// before those whose outcome is unknown.
 func (s *Service) send(ctx context.Context, callID string, g guestRow, text string) {
 	log := httpapi.Logger(ctx).With("callId", callID)
+	hash := g.CodeHash
 	res, err := s.sms.Send(ctx, acs.SendSMSOptions{
-		From:                 s.cfg.From,
-		Recipients:           []acs.SMSRecipient{{To: g.Phone, RepeatabilityRequestID: RequestID(callID, g.Phone), RepeatabilityFirstSent: g.InvitedAt}},
+		From: s.cfg.From,
+		Recipients: []acs.SMSRecipient{{To: g.Phone, RepeatabilityRequestID: RequestID(callID, g.Phone, hash),
+			RepeatabilityFirstSent: s.now().UTC().Truncate(time.Second)}},
 		Message:              text,
 		EnableDeliveryReport: true,
 		Tag:                  callPrefix + callID,
 	})
 	if err != nil {
-		if acs.IsThrottled(err) || acs.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
-			log.Warn("text queued: ACS SMS is throttling or unavailable", "err", err)
-			return
+		switch {
+		case acs.IsThrottled(err):
+			log.Warn("text queued: ACS SMS is throttling", "err", err)
+			s.dropCode(ctx, callID, g.Phone, hash)
+		case acs.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded):
+			// Unknown outcome: ACS may have sent it; its code stays valid.
+			log.Warn("text queued: ACS SMS is unavailable", "err", err)
+		default:
+			log.Warn("text failed", "err", err)
+			s.setSMS(ctx, callID, g.Phone, "", SMSFailed, "ACS refused the request: "+errorCode(err))
+			s.dropCode(ctx, callID, g.Phone, hash)
 		}
-		log.Warn("text failed", "err", err)
-		s.setSMS(ctx, callID, g.Phone, "", SMSFailed, "ACS refused the request: "+errorCode(err))
 		return
 	}
 	r := res[0]
@@ -405,8 +448,37 @@ func (s *Service) send(ctx context.Context, callID string, g guestRow, text stri
 		s.setSMS(ctx, callID, g.Phone, r.MessageID, SMSSent, "")
 	case r.HTTPStatusCode == http.StatusTooManyRequests || r.HTTPStatusCode >= 500:
 		log.Warn("text queued: ACS SMS answered for the recipient", "status", r.HTTPStatusCode, "error", r.ErrorMessage)
+		s.dropCode(ctx, callID, g.Phone, hash)
 	default:
 		s.setSMS(ctx, callID, g.Phone, "", SMSFailed, r.ErrorMessage)
+		s.dropCode(ctx, callID, g.Phone, hash)
+	}
+}
+
+// dropCode forgets the code of an attempt ACS surely did not send: out of
+// the guest row first, then its code row (a code row left behind finds a
+// guest that no longer has the code, so it is refused).
+func (s *Service) dropCode(ctx context.Context, callID, phone, hash string) {
+	log := httpapi.Logger(ctx).With("callId", callID)
+	err := s.update(ctx, callID, phone, func(r *guestRow) bool {
+		live := r.hashes()
+		i := slices.Index(live, hash)
+		if i < 0 {
+			return false
+		}
+		live = slices.Delete(live, i, i+1)
+		r.CodeHash, r.EarlierHashes = "", ""
+		if len(live) > 0 {
+			r.CodeHash, r.EarlierHashes = live[0], strings.Join(live[1:], ",")
+		}
+		return true
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		log.Warn("could not drop the code of a text not sent", "err", err)
+		return
+	}
+	if err := s.table.Delete(ctx, codePrefix+hash, codeRow, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+		log.Warn("could not delete the code of a text not sent", "err", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -564,13 +565,13 @@ func FuzzSMSEventData(f *testing.F) {
 }
 
 // recorder wraps the SMS client: it keeps every text asked for, sent or
-// not, and can lose the answer to the first send ACS accepts (the text
-// went out; we hear a timeout).
+// not, and can lose the answers to the next lose sends ACS accepts (the
+// text went out; we hear a timeout).
 type recorder struct {
-	next     Sender
-	mu       sync.Mutex
-	texts    []string
-	loseNext bool
+	next  Sender
+	mu    sync.Mutex
+	texts []string
+	lose  int
 }
 
 func (r *recorder) Send(ctx context.Context, opts acs.SendSMSOptions) ([]acs.SMSResult, error) {
@@ -580,8 +581,8 @@ func (r *recorder) Send(ctx context.Context, opts acs.SendSMSOptions) ([]acs.SMS
 	res, err := r.next.Send(ctx, opts)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.loseNext && err == nil && res[0].Successful {
-		r.loseNext = false
+	if r.lose > 0 && err == nil && res[0].Successful {
+		r.lose--
 		return nil, fmt.Errorf("reading the answer: %w", context.DeadlineExceeded)
 	}
 	return res, err
@@ -689,10 +690,11 @@ func TestQueuedTextKeepsNoCodeAtRest(t *testing.T) {
 		t.Fatalf("erin: sms %q, want queued", g.SMS)
 	}
 	f.noCodeAtRest(t, rec.codes(t))
-	// A repeated invitation while ACS still throttles: queued, still no code at rest.
+	// A repeated invitation while ACS still throttles: queued, still no
+	// code at rest, and no live code (ACS said "not sent" to both).
 	f.invite(t, room, erin)
-	if g := f.guest(t, room, erin); g.SMS != SMSQueued || len(g.hashes()) != 2 {
-		t.Fatalf("erin after a second throttled send: sms %q, %d live codes; want queued, 2", g.SMS, len(g.hashes()))
+	if g := f.guest(t, room, erin); g.SMS != SMSQueued || len(g.hashes()) != 0 {
+		t.Fatalf("erin after a second throttled send: sms %q, %d live codes; want queued, 0", g.SMS, len(g.hashes()))
 	}
 	f.noCodeAtRest(t, rec.codes(t))
 
@@ -712,45 +714,79 @@ func TestQueuedTextKeepsNoCodeAtRest(t *testing.T) {
 }
 
 // ACS accepts the first send but its answer is lost: the guest stays
-// queued, the retry (a new code, the same repeatability id) is answered
-// with the first result and sends nothing, and the code the guest did get
-// still works.
+// queued and the retry is a new text (a new code, so its own
+// repeatability id and first-sent: ACS would refuse a different body under
+// the first id, 400 within its tracking window and 412 after). The guest
+// may get two texts: both codes work.
 func TestLostAnswerKeepsTheTextedCodeValid(t *testing.T) {
-	f := setup(t, nil)
-	rec := f.record()
-	rec.loseNext = true
-	room := f.call(t, calls.KindRoom)
-	f.invite(t, room, erin)
-	if g := f.guest(t, room, erin); g.SMS != SMSQueued || len(f.emu.SMSMessagesTo(erin)) != 1 {
-		t.Fatalf("erin: sms %q, %d texts; want queued (answer lost), 1 text", g.SMS, len(f.emu.SMSMessagesTo(erin)))
+	for _, later := range []time.Duration{0, RepeatWindow + time.Minute} {
+		t.Run(later.String(), func(t *testing.T) {
+			f := setup(t, nil)
+			rec := f.record()
+			rec.lose = 1
+			room := f.call(t, calls.KindRoom)
+			f.invite(t, room, erin)
+			if g := f.guest(t, room, erin); g.SMS != SMSQueued || len(f.emu.SMSMessagesTo(erin)) != 1 {
+				t.Fatalf("erin: sms %q, %d texts; want queued (answer lost), 1 text", g.SMS, len(f.emu.SMSMessagesTo(erin)))
+			}
+			texted := f.codeOf(t, erin)
+			f.noCodeAtRest(t, rec.codes(t))
+			f.clk.Add(later)
+			if _, resent, err := f.s.Sweep(t.Context()); err != nil || resent != 1 {
+				t.Fatalf("sweep: resent %d, %v", resent, err)
+			}
+			codes := rec.codes(t)
+			if len(codes) != 2 || codes[0] != texted || codes[1] == texted {
+				t.Fatalf("sends %v; want the texted code, then a new one", codes)
+			}
+			texts := f.emu.SMSMessagesTo(erin)
+			g := f.guest(t, room, erin)
+			if g.SMS != SMSSent || len(texts) != 2 || g.MessageID != texts[1].ID {
+				t.Fatalf("after the retry: guest %+v, texts %+v; want sent, the second text", g, texts)
+			}
+			for i, c := range []string{texted, f.codeOf(t, erin)} {
+				tok, err := f.s.Exchange(t.Context(), fmt.Sprintf("192.0.2.%d", 8+i), c)
+				if err != nil || tok.ACSUserID != g.ACSUserID {
+					t.Fatalf("exchange of text %d's code: %+v, %v", i+1, tok, err)
+				}
+			}
+			f.noCodeAtRest(t, codes)
+		})
 	}
-	texted := f.codeOf(t, erin)
-	f.noCodeAtRest(t, rec.codes(t))
-	if _, resent, err := f.s.Sweep(t.Context()); err != nil || resent != 1 {
-		t.Fatalf("sweep: resent %d, %v", resent, err)
-	}
-	codes := rec.codes(t)
-	if len(codes) != 2 || codes[0] != texted || codes[1] == texted {
-		t.Fatalf("sends %v; want the texted code, then a new one", codes)
-	}
-	g := f.guest(t, room, erin)
-	if g.SMS != SMSSent || len(f.emu.SMSMessagesTo(erin)) != 1 || g.MessageID != f.emu.SMSMessagesTo(erin)[0].ID {
-		t.Fatalf("after the retry: guest %+v, texts %+v; want sent, the one text", g, f.emu.SMSMessagesTo(erin))
-	}
-	tok, err := f.s.Exchange(t.Context(), "192.0.2.8", texted)
-	if err != nil || tok.ACSUserID != g.ACSUserID {
-		t.Fatalf("exchange of the code erin got: %+v, %v", tok, err)
-	}
-	f.noCodeAtRest(t, codes)
 }
 
-// Retries of a text ACS keeps throttling keep at most maxCodes live codes
+// A lost answer, then many retries ACS throttles: each throttled attempt
+// is surely not sent, so its code goes at once and the bound on live codes
+// never evicts the code of the text the guest may have.
+func TestThrottledRetriesKeepTheLostAnswersCode(t *testing.T) {
+	f := setup(t, nil)
+	rec := f.record()
+	rec.lose = 1
+	room := f.call(t, calls.KindRoom)
+	f.emu.SetSMSRateLimit(1)
+	f.invite(t, room, erin) // spends the minute's one message
+	texted := f.codeOf(t, erin)
+	for range maxCodes + 3 {
+		f.invite(t, room, erin)
+	}
+	g := f.guest(t, room, erin)
+	if g.SMS != SMSQueued || len(g.hashes()) != 1 || len(f.emu.SMSMessagesTo(erin)) != 1 || len(rec.codes(t)) != maxCodes+4 {
+		t.Fatalf("erin: sms %q, %d live codes, %d texts; want queued, 1, 1", g.SMS, len(g.hashes()), len(f.emu.SMSMessagesTo(erin)))
+	}
+	if tok, err := f.s.Exchange(t.Context(), "192.0.2.10", texted); err != nil || tok.ACSUserID != g.ACSUserID {
+		t.Fatalf("exchange of the code erin got: %+v, %v", tok, err)
+	}
+}
+
+// Retries whose answers are all lost keep at most maxCodes live codes
 // (the oldest code rows go); the sweep of the ended call deletes them all.
 func TestRetriedTextKeepsBoundedCodes(t *testing.T) {
 	f := setup(t, nil)
+	rec := f.record()
+	rec.lose = maxCodes + 3
 	room := f.call(t, calls.KindRoom)
-	f.emu.SetSMSRateLimit(1)
 	f.invite(t, room, dana)
+	rec.lose = maxCodes + 3
 	for range maxCodes + 3 {
 		f.invite(t, room, erin)
 	}
@@ -776,5 +812,73 @@ func TestRetriedTextKeepsBoundedCodes(t *testing.T) {
 	}
 	if deleted, _, err := f.s.Sweep(t.Context()); err != nil || deleted != 2 || codeRows() != 0 {
 		t.Fatalf("sweep: deleted %d, %v, %d code rows left", deleted, err, codeRows())
+	}
+}
+
+// Code rows nothing else deletes (a crash between the code row and the
+// guest row, a failed delete, a resend racing the sweep) are swept: those
+// their guest does not list (past the grace a resend in flight needs),
+// expired ones, and those of calls that ended or are gone, so no call id
+// and number stay at rest past the call.
+func TestOrphanedCodeRowsAreSwept(t *testing.T) {
+	f := setup(t, nil)
+	room := f.call(t, calls.KindRoom)
+	f.invite(t, room, dana)
+	code := f.codeOf(t, dana)
+	now := f.clk.Now()
+	put := func(hash, callID string, created, expires time.Time) {
+		t.Helper()
+		if _, err := f.s.table.Upsert(t.Context(), codePrefix+hash, codeRow, codeEntry{CallID: callID, Phone: dana, CodeHash: hash, CreatedAt: created, Expires: expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := now.Add(time.Hour)
+	put("orphan-old", room, now.Add(-codeOrphanGrace-time.Minute), later)
+	put("orphan-fresh", room, now, later)
+	put("orphan-gone", "no-such-call", now, later)
+	put("orphan-expired", room, now, now.Add(-time.Second))
+	put("orphan-legacy", room, time.Time{}, time.Time{})
+	rows := func() []string {
+		var out []string
+		err := f.s.table.Scan(t.Context(), func(pk, _ string, _ func(any) error) error {
+			if h, ok := strings.CutPrefix(pk, codePrefix); ok {
+				out = append(out, h)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if _, _, err := f.s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"orphan-fresh", f.guest(t, room, dana).CodeHash}
+	slices.Sort(want)
+	if got := rows(); !slices.Equal(got, want) {
+		t.Fatalf("code rows after the sweep %v, want %v (the fresh orphan and dana's code)", got, want)
+	}
+	if _, err := f.s.Exchange(t.Context(), "192.0.2.20", code); err != nil {
+		t.Fatalf("dana's code after the sweep: %v", err)
+	}
+	// Past the grace the fresh orphan goes too; once the call ends, every code row.
+	f.clk.Add(codeOrphanGrace)
+	if _, _, err := f.s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(); len(got) != 1 {
+		t.Fatalf("code rows %v, want dana's only", got)
+	}
+	put("orphan-late", room, f.clk.Now(), later)
+	if err := f.cls.End(t.Context(), "alice", room); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(); len(got) != 0 {
+		t.Fatalf("code rows %v after the call ended, want none", got)
 	}
 }

@@ -54,6 +54,9 @@ func (s *Service) Exchange(ctx context.Context, source, code string) (Token, err
 		}
 		return Token{}, store.ProblemFor(err)
 	}
+	if !entry.Expires.IsZero() && !s.now().Before(entry.Expires) {
+		return Token{}, codeNotFound()
+	}
 	var g guestRow
 	if _, err := s.table.Get(ctx, callPrefix+entry.CallID, entry.Phone, &g); err != nil {
 		if errors.Is(err, store.ErrNotFound) {

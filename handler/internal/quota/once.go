@@ -22,11 +22,15 @@ const onceTTL = 25 * time.Hour
 // A delivery that finds another deciding waits up to onceWait (a Limiter
 // field, so tests need not wait) for its decision, re-reading every
 // oncePoll; a claim older than onceStale belongs to a delivery that died,
-// and is taken over.
+// and is taken over. onceStale is safely longer than a live claimant can
+// take: its Take waits at most for the batch being settled and then its
+// own (each bounded by writeTimeout), then one write records the decision
+// (writeTimeout), whatever its caller's context does (onceClaimantWorst).
 const (
-	onceWait  = 3 * time.Second
-	oncePoll  = 50 * time.Millisecond
-	onceStale = 30 * time.Second
+	onceWait          = 3 * time.Second
+	oncePoll          = 50 * time.Millisecond
+	onceClaimantWorst = 3 * writeTimeout
+	onceStale         = onceClaimantWorst + 30*time.Second
 )
 
 // A decision row lives in the quotas table under PK "o:<op>" (subjects are
@@ -53,25 +57,37 @@ var errContended = errors.New("quota row contended")
 // this call decided, so a refusal is logged once. When the quota cannot be
 // checked (storage down, contention) or the decision is still pending after
 // a few seconds, the answer is a 503 and nothing is recorded: a redelivery
-// decides.
+// decides. A decision once claimed is finished and recorded even if the
+// caller's context ends meanwhile (the spend cannot be undone, so it must
+// be what a redelivery finds).
 func (l *Limiter) TakeOnce(ctx context.Context, op string, s Subject, costs ...Cost) (first bool, err error) {
 	key := oncePrefix + op
 	if err := store.CheckKey(key); err != nil {
 		return false, store.ProblemFor(err)
 	}
-	// Deliveries of one op on this instance share one decision.
+	// Deliveries of one op on this instance share one decision, made on a
+	// context of its own: the first delivery's cancellation must not fail
+	// the others, nor cut a decision short.
 	type result struct {
 		first bool
 		err   error
 	}
 	ran := false // only the caller whose function runs may report first
-	v, _, _ := l.once.Do(key, func() (any, error) {
+	ch := l.once.DoChan(key, func() (any, error) {
 		ran = true
-		first, err := l.decideOnce(ctx, key, s, costs)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), onceStale+writeTimeout)
+		defer cancel()
+		first, err := l.decideOnce(dctx, key, s, costs)
 		return result{first, err}, nil
 	})
-	r := v.(result)
-	return r.first && ran, r.err
+	select {
+	case v := <-ch:
+		r := v.Val.(result)
+		return r.first && ran, r.err
+	case <-ctx.Done():
+		// The decision goes on and is recorded; a redelivery finds it.
+		return false, store.ProblemFor(ctx.Err())
+	}
 }
 
 func (l *Limiter) decideOnce(ctx context.Context, key string, s Subject, costs []Cost) (bool, error) {
@@ -117,9 +133,19 @@ func (l *Limiter) decideOnce(ctx context.Context, key string, s Subject, costs [
 	}
 }
 
-// decideClaimed spends for a claimed op and records the decision.
+// decideClaimed spends for a claimed op and records the decision. Take runs
+// without the caller's cancellation or deadline (it is bounded by
+// writeTimeout per batch), so its answer is what was spent: a Take cut
+// short would return while its batch still spends, and the released claim
+// would let a redelivery spend again.
 func (l *Limiter) decideClaimed(ctx context.Context, key string, etag azcore.ETag, s Subject, costs []Cost) error {
-	taken := l.Take(ctx, s, costs...)
+	take := l.Take
+	if l.takeHook != nil {
+		take = l.takeHook
+	}
+	taken := take(context.WithoutCancel(ctx), s, costs...)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
 	var p *httpapi.Problem
 	decision := admitted
 	switch {

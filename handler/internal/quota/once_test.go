@@ -154,3 +154,96 @@ func TestTakeOnceInvalidOperation(t *testing.T) {
 		t.Fatalf("something was spent for an invalid operation: %v %v", row, err)
 	}
 }
+
+// A live claimant's worst case (its Take waits for the batch being settled,
+// then its own, then it records the decision) fits well within onceStale,
+// so no other delivery takes a live claim over.
+func TestTakeOnceStaleOutlastsTheClaimant(t *testing.T) {
+	if onceClaimantWorst < 3*writeTimeout || onceStale <= onceClaimantWorst {
+		t.Fatalf("onceStale %v, claimant's worst case %v (writeTimeout %v)", onceStale, onceClaimantWorst, writeTimeout)
+	}
+}
+
+// When the spend cannot be decided (contention, storage down), the claim is
+// released and nothing is recorded or spent: the next delivery decides.
+func TestTakeOnceContentionAndStorageFailuresRecordNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		err  func() error
+		code string
+	}{
+		{"contention", func() error {
+			p := httpapi.NewProblem(http.StatusTooManyRequests, CodeRateLimited, "too many requests at once").WithCause(errContended)
+			p.Quota = string(ChatPushes)
+			return p
+		}, "quota-contended"},
+		{"storage down", func() error { return unavailable(errors.New("connection refused")) }, "storage-unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newInstance(t, newPrefix(), Config{User: limits(1), Service: limits(1)})
+			l.takeHook = func(context.Context, Subject, ...Cost) error { return tc.err() }
+			sender := Subject{User: "acs:" + strings.ReplaceAll(tc.name, " ", "-")}
+			_, err := l.TakeOnce(ctx, "chat:x", sender, Cost{ChatPushes, 1})
+			var p *httpapi.Problem
+			if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || p.Code != tc.code || IsRateLimited(err) {
+				t.Fatalf("err %v, want 503 %s", err, tc.code)
+			}
+			if d, err := l.decision(ctx, oncePrefix+"chat:x"); err != nil || d.found {
+				t.Fatalf("a row is left: %+v %v", d, err)
+			}
+			if _, row, err := l.read(ctx, sender.key()); err != nil || len(row.windows) != 0 {
+				t.Fatalf("something was spent: %+v %v", row, err)
+			}
+			l.takeHook = nil
+			if first, err := l.TakeOnce(ctx, "chat:x", sender, Cost{ChatPushes, 1}); err != nil || !first {
+				t.Fatalf("the redelivery: first=%v %v, want it to decide and admit", first, err)
+			}
+		})
+	}
+}
+
+// The deciding delivery's context ending mid-decision neither cuts the
+// spend short nor releases the claim: the decision is finished and
+// recorded, and a delivery that joins or comes later gets it without
+// spending again.
+func TestTakeOnceCancelledDeciderStillRecords(t *testing.T) {
+	l := newInstance(t, newPrefix(), Config{User: limits(1), Service: limits(1)})
+	sender := Subject{User: "acs:cancelled"}
+	entered, release := make(chan struct{}), make(chan struct{})
+	l.takeHook = func(ctx context.Context, s Subject, costs ...Cost) error {
+		close(entered)
+		<-release
+		if ctx.Err() != nil {
+			return ctx.Err() // the old behaviour: the caller's cancellation reaches the spend
+		}
+		return l.Take(ctx, s, costs...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := l.TakeOnce(ctx, "chat:c", sender, Cost{ChatPushes, 1}); done <- err }()
+	<-entered
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the cancelled delivery answered nil before its decision was made")
+	}
+	later := make(chan error, 1)
+	go func() {
+		first, err := l.TakeOnce(context.Background(), "chat:c", sender, Cost{ChatPushes, 1})
+		if first {
+			err = errors.New("decided again")
+		}
+		later <- err
+	}()
+	close(release)
+	if err := <-later; err != nil {
+		t.Fatalf("the next delivery: %v, want the recorded admission", err)
+	}
+	if d, err := l.decision(context.Background(), oncePrefix+"chat:c"); err != nil || !d.decided || d.refusal != nil {
+		t.Fatalf("decision %+v %v, want admitted", d, err)
+	}
+	// One spend in all: the quota of 1 is used up.
+	l.takeHook = nil
+	_, err := l.TakeOnce(context.Background(), "chat:d", sender, Cost{ChatPushes, 1})
+	rateLimited(t, err, ChatPushes)
+}

@@ -222,6 +222,9 @@ type Limiter struct {
 
 	once     singleflight.Group // TakeOnce decisions in progress here, by op
 	onceWait time.Duration
+	// takeHook replaces Take inside TakeOnce's decision (tests: a slow,
+	// contended or failing spend); nil: Take.
+	takeHook func(ctx context.Context, s Subject, costs ...Cost) error
 }
 
 // subject is one subject's queue and row hint on this instance.

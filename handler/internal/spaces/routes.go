@@ -1,6 +1,7 @@
 package spaces
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -13,8 +14,14 @@ const requestTimeout = 15 * time.Second
 
 // Routes registers the space routes behind authentication. Creating a
 // space spends one of quota.Spaces (each space may later cost a chat
-// thread) and inviting one of quota.SpaceInvites, at the route.
+// thread) at the route; a new invitation spends one of quota.SpaceInvites,
+// in the service.
 func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *quota.Limiter) {
+	// Charged by the service once the cheap checks passed and only for a
+	// new invitation row (an idempotent re-PUT spends nothing).
+	s.UseInviteQuota(func(ctx context.Context, actor string) error {
+		return limits.Take(ctx, quota.SubjectOf(ctx, actor), quota.Cost{Quota: quota.SpaceInvites, N: 1})
+	})
 	handle := func(pattern string, f func(w http.ResponseWriter, r *http.Request, userID string) error) {
 		rt.Handle(pattern, authn.UserHandler(requestTimeout, f))
 	}
@@ -55,11 +62,6 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits *q
 	handle("PUT /api/spaces/{id}/members/{userId}", func(w http.ResponseWriter, r *http.Request, userID string) error {
 		if _, err := httpapi.ReadBody(r); err != nil {
 			return err
-		}
-		if invitee := r.PathValue("userId"); invitee != userID {
-			if err := limits.Take(r.Context(), quota.SubjectOf(r.Context(), userID), quota.Cost{Quota: quota.SpaceInvites, N: 1}); err != nil {
-				return err
-			}
 		}
 		p, _ := auth.FromContext(r.Context())
 		m, err := s.PutMember(r.Context(), userID, p != nil && p.Service, r.PathValue("id"), r.PathValue("userId"))

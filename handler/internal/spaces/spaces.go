@@ -44,9 +44,12 @@ const MaxMembers = 1000
 
 // MaxPendingInvitations bounds the invitations a user sees and has not
 // answered, so other users' invitations cannot flood their GET /api/spaces.
-// One past it is recorded hidden, as for an invitee who blocked the owner:
-// the owner's answer is the same "invited", so it tells nothing about the
-// invitee's other invitations.
+// Which ones are shown is decided when read (the oldest MaxPendingInvitations
+// unanswered ones, see visibleInvitations), not stored: declining some shows
+// the next, so a stranger filling the list hides later invitations only
+// until the invitee declines theirs. The owner's answer is the same
+// "invited" either way, so it tells nothing about the invitee's other
+// invitations.
 const MaxPendingInvitations = 100
 
 // Users is what spaces need from identity management.
@@ -59,13 +62,21 @@ type Users interface {
 type Service struct {
 	spaces, memberships *store.Table
 	users               Users
+	chargeInvite        func(ctx context.Context, actor string) error
 	chat                Chat
 	now                 func() time.Time
 }
 
 // NewService wires the service.
 func NewService(st *store.Store, users Users) *Service {
-	return &Service{spaces: st.Table(SpacesTable), memberships: st.Table(MembershipsTable), users: users, now: time.Now}
+	return &Service{spaces: st.Table(SpacesTable), memberships: st.Table(MembershipsTable), users: users, now: time.Now,
+		chargeInvite: func(context.Context, string) error { return nil }}
+}
+
+// UseInviteQuota sets what a new invitation or added bot spends (the
+// route's quota.SpaceInvites); it is charged only when a row is written.
+func (s *Service) UseInviteQuota(charge func(ctx context.Context, actor string) error) {
+	s.chargeInvite = charge
 }
 
 type space struct {
@@ -290,18 +301,35 @@ func (s *Service) view(ctx context.Context, p *partition) (Space, error) {
 // List returns the spaces userID belongs to or is invited to: one query.
 func (s *Service) List(ctx context.Context, userID string) ([]Summary, error) {
 	out := []Summary{}
+	type invited struct {
+		sum Summary
+		at  time.Time
+	}
+	var pending []invited
 	err := s.memberships.QueryPartition(ctx, userID, func(id string, decode func(any) error) error {
 		var m membership
 		if err := decode(&m); err != nil {
 			return err
 		}
-		if !m.Hidden {
-			out = append(out, Summary{ID: id, Name: m.Name, Role: m.Role, State: m.State})
+		sum := Summary{ID: id, Name: m.Name, Role: m.Role, State: m.State}
+		switch {
+		case m.Hidden:
+		case m.State == StateInvited:
+			pending = append(pending, invited{sum, m.AddedAt})
+		default:
+			out = append(out, sum)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, store.ProblemFor(err)
+	}
+	// The cap on unanswered invitations, applied now (visibleInvitations).
+	vis := oldestInvitations(pending, func(p invited) (string, time.Time) { return p.sum.ID, p.at })
+	for _, p := range pending {
+		if vis[p.sum.ID] {
+			out = append(out, p.sum)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -354,6 +382,9 @@ func (s *Service) addBot(ctx context.Context, actor, id, party string) (MemberSt
 		return MemberState{}, httpapi.Problemf(http.StatusConflict, "too-many-members",
 			"the space has %d members and invitations, the most it may: remove some first", len(p.members))
 	}
+	if err := s.chargeInvite(ctx, actor); err != nil {
+		return MemberState{}, err
+	}
 	now := s.now().UTC()
 	if !ok {
 		m = member{Role: RoleMember, AddedAt: now}
@@ -403,13 +434,13 @@ func (s *Service) invite(ctx context.Context, actor, id, userID string) (MemberS
 		return MemberState{}, httpapi.NewProblem(http.StatusBadRequest, "member-blocked",
 			"you have blocked this user: unblock them (DELETE /api/blocks/{userId}) before inviting them")
 	}
-	// Hidden from the invitee when they blocked the owner or already have
-	// all the unanswered invitations they may see.
+	// Hidden from the invitee for good when they blocked the owner; the cap
+	// on unanswered invitations is applied when read.
 	hidden := theirs
-	if !hidden {
-		if hidden, err = s.invitationsFull(ctx, userID); err != nil {
-			return MemberState{}, store.ProblemFor(err)
-		}
+	// Spent only for a new invitation row (an idempotent re-PUT spends
+	// nothing), whoever the invitee is: the same for every invitee.
+	if err := s.chargeInvite(ctx, actor); err != nil {
+		return MemberState{}, err
 	}
 	now := s.now().UTC()
 	// The reverse index first, so erase finds every row naming the invitee.
@@ -422,21 +453,66 @@ func (s *Service) invite(ctx context.Context, actor, id, userID string) (MemberS
 	return MemberState{SpaceID: id, UserID: userID, State: StateInvited}, nil
 }
 
-// invitationsFull reports whether userID already has MaxPendingInvitations
-// visible invitations they have not answered (one query of their list).
-func (s *Service) invitationsFull(ctx context.Context, userID string) (bool, error) {
-	pending := 0
-	err := s.memberships.QueryPartition(ctx, userID, func(_ string, decode func(any) error) error {
+// visibleInvitations returns which of userID's unanswered invitations
+// (space ids) they see: the oldest MaxPendingInvitations not hidden by a
+// block (one query of their list). Decided at read time, so declining or
+// accepting some shows the next ones.
+func (s *Service) visibleInvitations(ctx context.Context, userID string) (map[string]bool, error) {
+	type pending struct {
+		id string
+		at time.Time
+	}
+	var all []pending
+	err := s.memberships.QueryPartition(ctx, userID, func(id string, decode func(any) error) error {
 		var m membership
 		if err := decode(&m); err != nil {
 			return err
 		}
 		if m.State == StateInvited && !m.Hidden {
-			pending++
+			all = append(all, pending{id, m.AddedAt})
 		}
 		return nil
 	})
-	return pending >= MaxPendingInvitations, err
+	if err != nil {
+		return nil, err
+	}
+	return oldestInvitations(all, func(p pending) (string, time.Time) { return p.id, p.at }), nil
+}
+
+// oldestInvitations picks the MaxPendingInvitations oldest (then by id).
+func oldestInvitations[T any](all []T, key func(T) (string, time.Time)) map[string]bool {
+	sort.Slice(all, func(i, j int) bool {
+		a, at := key(all[i])
+		b, bt := key(all[j])
+		if !at.Equal(bt) {
+			return at.Before(bt)
+		}
+		return a < b
+	})
+	out := map[string]bool{}
+	for i, p := range all {
+		if i >= MaxPendingInvitations {
+			break
+		}
+		id, _ := key(p)
+		out[id] = true
+	}
+	return out
+}
+
+// invitationVisible reports whether userID sees their invitation to id.
+func (s *Service) invitationVisible(ctx context.Context, userID, id string, m member) (bool, error) {
+	if m.Hidden {
+		return false, nil
+	}
+	if m.State != StateInvited {
+		return true, nil
+	}
+	vis, err := s.visibleInvitations(ctx, userID)
+	if err != nil {
+		return false, store.ProblemFor(err)
+	}
+	return vis[id], nil
 }
 
 // accept turns userID's visible invitation into membership; accepting
@@ -452,6 +528,11 @@ func (s *Service) accept(ctx context.Context, userID, id string) (MemberState, e
 	}
 	if m.State == StateAccepted {
 		return MemberState{SpaceID: id, UserID: userID, State: StateAccepted}, nil
+	}
+	if vis, err := s.invitationVisible(ctx, userID, id, m); err != nil {
+		return MemberState{}, err
+	} else if !vis {
+		return MemberState{}, spaceNotFound(id)
 	}
 	now := s.now().UTC()
 	if _, err := s.memberships.Upsert(ctx, userID, id, membership{Name: p.space.Name, Role: m.Role, State: StateAccepted, AddedAt: m.AddedAt}); err != nil {
@@ -480,6 +561,11 @@ func (s *Service) RemoveMember(ctx context.Context, actor, id, userID string) er
 	if actor == userID {
 		m, ok := p.members[actor]
 		if !ok || m.Hidden {
+			return spaceNotFound(id)
+		}
+		if vis, err := s.invitationVisible(ctx, actor, id, m); err != nil {
+			return err
+		} else if !vis {
 			return spaceNotFound(id)
 		}
 		if actor == p.space.Owner {

@@ -77,9 +77,14 @@ func TestPendingInvitationsPerInviteeAreCapped(t *testing.T) {
 	if _, err := s.PutMember(ctx, "victim", false, last, "victim"); !isStatus(err, http.StatusNotFound) {
 		t.Fatalf("accepting a hidden invitation: %v, want 404", err)
 	}
-	// Declining one frees room for the next invitation.
+	// The cap is decided when read: declining one shows the invitation
+	// that was past it (a stranger filling the list hides later ones only
+	// until the invitee declines theirs).
 	if err := s.RemoveMember(ctx, "victim", ids[0], "victim"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.PutMember(ctx, "victim", false, last, "victim"); err != nil {
+		t.Fatalf("the invitation past the cap is not visible after a decline: %v", err)
 	}
 	sp2, err := s.Create(ctx, "owner0", "after")
 	if err != nil {
@@ -91,9 +96,39 @@ func TestPendingInvitationsPerInviteeAreCapped(t *testing.T) {
 	if _, err := s.PutMember(ctx, "victim", false, sp2.ID, "victim"); err != nil {
 		t.Fatalf("an invitation after a decline is not visible: %v", err)
 	}
-	// Accepted spaces do not count: the list now has one accepted and 99 invited.
-	if list, err = s.List(ctx, "victim"); err != nil || len(list) != MaxPendingInvitations {
-		t.Fatalf("the invitee sees %d entries (%v), want %d", len(list), err, MaxPendingInvitations)
+	// Accepted spaces do not count: the list now has two accepted and 99 invited.
+	if list, err = s.List(ctx, "victim"); err != nil || len(list) != MaxPendingInvitations+1 {
+		t.Fatalf("the invitee sees %d entries (%v), want %d", len(list), err, MaxPendingInvitations+1)
+	}
+}
+
+// The space-invites quota is spent only when a new invitation row is
+// written: an idempotent re-PUT, a non-owner and an unknown space spend
+// nothing; a new invitation spends whoever the invitee is.
+func TestInviteQuotaSpentOnlyForNewInvitations(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	spent := 0
+	s.UseInviteQuota(func(context.Context, string) error { spent++; return nil })
+	sp, err := s.Create(ctx, "owner", "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := s.PutMember(ctx, "owner", false, sp.ID, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if spent != 1 {
+		t.Fatalf("spent %d for one invitation PUT three times, want 1", spent)
+	}
+	_, _ = s.PutMember(ctx, "mallory", false, sp.ID, "carol")
+	_, _ = s.PutMember(ctx, "owner", false, "no-such-space", "carol")
+	if spent != 1 {
+		t.Fatalf("spent %d after refused invitations, want 1", spent)
+	}
+	if _, err := s.PutMember(ctx, "owner", false, sp.ID, "nobody-at-all"); err != nil || spent != 2 {
+		t.Fatalf("an invitation of an unknown user: %v, spent %d; want the same as for anyone (2)", err, spent)
 	}
 }
 
