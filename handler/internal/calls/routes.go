@@ -87,7 +87,7 @@ func Routes(rt *httpapi.Router, authn *auth.Authenticator, s *Service, limits, a
 
 // AppTeamsSubject is the app-wide bucket of Teams meetings
 // (QUOTA_APP_TEAMS_MEETINGS_PER_DAY), whoever creates them.
-var AppTeamsSubject = quota.Subject{User: "app:teams"}
+var AppTeamsSubject = quota.Other("app:teams")
 
 // isService reports whether the caller is a service (AUTH_SERVICE_ROLE).
 func isService(r *http.Request) bool {

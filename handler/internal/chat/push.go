@@ -46,7 +46,7 @@ func (s *Service) MessageReceived(ctx context.Context, ev events.Event) error {
 	} else if sender == self || recipient == self {
 		return nil
 	}
-	first, err := s.limits.TakeOnce(ctx, "chat:"+threadID+":"+messageID, quota.Subject{User: "acs:" + sender},
+	first, err := s.limits.TakeOnce(ctx, "chat:"+threadID+":"+messageID, quota.Other("acs:"+sender),
 		quota.Cost{Quota: quota.ChatPushes, N: 1})
 	if quota.IsRateLimited(err) {
 		if first {

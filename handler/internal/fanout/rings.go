@@ -37,5 +37,5 @@ func RingSubject(ctx context.Context, callers Callers, caller, callee string) (q
 			key = k
 		}
 	}
-	return quota.Subject{User: "ring:" + key + ":" + callee}, true, nil
+	return quota.Other("ring:" + key + ":" + callee), true, nil
 }

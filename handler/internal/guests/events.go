@@ -160,7 +160,7 @@ func (s *Service) forward(ctx context.Context, eventID, callID, from, message st
 		return nil // the creator erased themselves
 	}
 	key := "guest-" + eventID + "-" + callID
-	first, err := s.limits.TakeOnce(ctx, key, quota.Subject{User: "guest-reply:" + callID + ":" + from},
+	first, err := s.limits.TakeOnce(ctx, key, quota.Other("guest-reply:"+callID+":"+from),
 		quota.Cost{Quota: quota.GuestReplies, N: 1})
 	if quota.IsRateLimited(err) {
 		if first {

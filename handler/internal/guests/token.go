@@ -38,10 +38,10 @@ func (s *Service) Exchange(ctx context.Context, source, code string) (Token, err
 		return Token{}, notConfigured()
 	}
 	hash := hashCode(code)
-	if err := s.limits.Take(ctx, quota.Subject{User: "guest-source:" + source}, quota.Cost{Quota: quota.GuestExchangeSources, N: 1}); err != nil {
+	if err := s.limits.Take(ctx, quota.Other("guest-source:"+source), quota.Cost{Quota: quota.GuestExchangeSources, N: 1}); err != nil {
 		return Token{}, err
 	}
-	if err := s.limits.Take(ctx, quota.Subject{User: "guest-code:" + hash}, quota.Cost{Quota: quota.GuestCodeExchanges, N: 1}); err != nil {
+	if err := s.limits.Take(ctx, quota.Other("guest-code:"+hash), quota.Cost{Quota: quota.GuestCodeExchanges, N: 1}); err != nil {
 		return Token{}, err
 	}
 	if !codeRE.MatchString(code) {

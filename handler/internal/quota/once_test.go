@@ -24,7 +24,7 @@ func TestTakeOnceDecidesOncePerOperation(t *testing.T) {
 	l := limits(3)
 	a := newInstance(t, prefix, Config{User: l, Service: l, Now: clk.Now})
 	b := newInstance(t, prefix, Config{User: l, Service: l, Now: clk.Now})
-	sender := Subject{User: "acs:sender"}
+	sender := Other("acs:sender")
 
 	for i := range 3 {
 		op := fmt.Sprintf("chat:m%d", i)
@@ -60,7 +60,7 @@ func TestTakeOnceDecidesOncePerOperation(t *testing.T) {
 		t.Fatalf("a new message after the window: %v", err)
 	}
 	// Another sender is unaffected.
-	if _, err := b.TakeOnce(ctx, "chat:m5", Subject{User: "acs:other"}, Cost{ChatPushes, 1}); err != nil {
+	if _, err := b.TakeOnce(ctx, "chat:m5", Other("acs:other"), Cost{ChatPushes, 1}); err != nil {
 		t.Fatal(err)
 	}
 	// Decisions expire with housekeeping once Event Grid can no longer redeliver.
@@ -83,7 +83,7 @@ func TestTakeOnceConcurrentDeliveriesSpendOnce(t *testing.T) {
 	l := limits(3)
 	a := newInstance(t, prefix, Config{User: l, Service: l})
 	b := newInstance(t, prefix, Config{User: l, Service: l})
-	sender := Subject{User: "acs:busy"}
+	sender := Other("acs:busy")
 	var firsts, fails atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 60 {
@@ -129,13 +129,13 @@ func TestTakeOnceStaleClaimIsTakenOver(t *testing.T) {
 	if _, err := l.table.Insert(ctx, key, rowKey, l.onceEntity(pendingPrefix+strconv.FormatInt(clk.Now().Unix(), 10))); err != nil {
 		t.Fatal(err)
 	}
-	_, err := l.TakeOnce(ctx, "chat:orphan", Subject{User: "acs:x"}, Cost{ChatPushes, 1})
+	_, err := l.TakeOnce(ctx, "chat:orphan", Other("acs:x"), Cost{ChatPushes, 1})
 	var p *httpapi.Problem
 	if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || IsRateLimited(err) {
 		t.Fatalf("a fresh claim of another delivery: %v, want 503", err)
 	}
 	clk.Add(onceStale + time.Second)
-	if first, err := l.TakeOnce(ctx, "chat:orphan", Subject{User: "acs:x"}, Cost{ChatPushes, 1}); err != nil || !first {
+	if first, err := l.TakeOnce(ctx, "chat:orphan", Other("acs:x"), Cost{ChatPushes, 1}); err != nil || !first {
 		t.Fatalf("a stale claim: first=%v %v, want taken over and admitted", first, err)
 	}
 	if d, err := l.decision(ctx, key); err != nil || !d.decided || d.refusal != nil {
@@ -183,7 +183,7 @@ func TestTakeOnceContentionAndStorageFailuresRecordNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newInstance(t, newPrefix(), Config{User: limits(1), Service: limits(1)})
 			l.takeHook = func(context.Context, Subject, ...Cost) error { return tc.err() }
-			sender := Subject{User: "acs:" + strings.ReplaceAll(tc.name, " ", "-")}
+			sender := Other("acs:" + strings.ReplaceAll(tc.name, " ", "-"))
 			_, err := l.TakeOnce(ctx, "chat:x", sender, Cost{ChatPushes, 1})
 			var p *httpapi.Problem
 			if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || p.Code != tc.code || IsRateLimited(err) {
@@ -209,7 +209,7 @@ func TestTakeOnceContentionAndStorageFailuresRecordNothing(t *testing.T) {
 // spending again.
 func TestTakeOnceCancelledDeciderStillRecords(t *testing.T) {
 	l := newInstance(t, newPrefix(), Config{User: limits(1), Service: limits(1)})
-	sender := Subject{User: "acs:cancelled"}
+	sender := Other("acs:cancelled")
 	entered, release := make(chan struct{}), make(chan struct{})
 	l.takeHook = func(ctx context.Context, s Subject, costs ...Cost) error {
 		close(entered)

@@ -171,7 +171,16 @@ type Subject struct {
 	// the service limits, so a back end serving a user neither eats nor is
 	// starved by what the user's own client spends.
 	Service bool
+	// other names a subject that is no app user (a caller, a phone number,
+	// a code, the whole app): see Other.
+	other string
 }
+
+// Other is the subject of something that is not an app user: a caller, a
+// guest's number, a join code, the whole app. It has a key space of its
+// own, so no user id (which the app's IdP chooses, ':' and all) can name
+// the same bucket.
+func Other(name string) Subject { return Subject{other: name} }
 
 // SubjectOf is the subject of a request that acts for userID: the user's
 // own bucket, or for a service caller (auth.Principal.Service) the
@@ -182,6 +191,9 @@ func SubjectOf(ctx context.Context, userID string) Subject {
 }
 
 func (s Subject) key() string {
+	if s.other != "" {
+		return "o:" + s.other
+	}
 	if s.Service {
 		return "s:" + s.User
 	}

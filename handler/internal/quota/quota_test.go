@@ -115,6 +115,20 @@ func TestTokenQuotaTwentyPerMinute(t *testing.T) {
 	if err := l.Take(ctx, alice, Cost{Calls, 1}); err != nil {
 		t.Fatalf("other quotas of alice are affected: %v", err)
 	}
+	// A subject that is no user has a key space of its own: a user whose id
+	// happens to read like one (an IdP's sub may hold ':') shares nothing.
+	if Other("app:teams").key() == (Subject{User: "app:teams"}).key() || Other("x").key() == Other("y").key() {
+		t.Fatalf("Other shares keys: %q %q", Other("app:teams").key(), Other("x").key())
+	}
+	if err := l.Take(ctx, Subject{User: "app:teams"}, Cost{Tokens, 1}); err != nil {
+		t.Fatalf("user app:teams: %v", err)
+	}
+	for i := range 20 {
+		if err := l.Take(ctx, Other("alice"), Cost{Tokens, 1}); err != nil {
+			t.Fatalf("Other(alice) token %d shares alice's spent bucket: %v", i+1, err)
+		}
+	}
+	rateLimited(t, l.Take(ctx, Other("alice"), Cost{Tokens, 1}), Tokens)
 	clk.Add(time.Duration(retry-1) * time.Second)
 	rateLimited(t, l.Take(ctx, alice, Cost{Tokens, 1}), Tokens)
 	clk.Add(time.Second)
