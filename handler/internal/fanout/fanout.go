@@ -109,19 +109,35 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		CallerDisplayName:   deref(data.CallerDisplayName),
 		CorrelationID:       deref(data.CorrelationID),
 	}
+	var gate func() error
 	if caller := n.CallerID; caller != "" {
-		err := s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + callee}, quota.Cost{Quota: quota.Rings, N: 1})
-		if quota.IsRateLimited(err) {
-			httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the rings quota", "eventId", ev.ID, "caller", caller, "callee", callee)
+		// The ring is spent while the callee's devices are read (neither
+		// needs the other); nothing is claimed or sent until it is settled.
+		spent := make(chan error, 1)
+		go func() {
+			spent <- s.limits.Take(ctx, quota.Subject{User: "ring:" + caller + ":" + callee}, quota.Cost{Quota: quota.Rings, N: 1})
+		}()
+		gate = func() error {
+			err := <-spent
+			if quota.IsRateLimited(err) {
+				httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the rings quota", "eventId", ev.ID, "caller", caller, "callee", callee)
+				return errSkip
+			}
+			if err != nil {
+				return fmt.Errorf("rings quota: %w", err)
+			}
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("rings quota: %w", err)
-		}
 	}
-	_, err := s.FanOut(ctx, ev.ID, callee, n)
+	_, err := s.fanOut(ctx, ev.ID, callee, n, gate)
+	if errors.Is(err, errSkip) {
+		return nil
+	}
 	return err
 }
+
+// errSkip is a gate's answer for "acknowledge without pushing".
+var errSkip = errors.New("fan-out skipped")
 
 // Result counts what one fan-out did.
 type Result struct {
@@ -131,9 +147,20 @@ type Result struct {
 // FanOut pushes n to every device of acsID once per key (the event id).
 // It returns an error when some devices must be tried again later.
 func (s *Service) FanOut(ctx context.Context, key, acsID string, n push.Notification) (Result, error) {
+	return s.fanOut(ctx, key, acsID, n, nil)
+}
+
+// fanOut is FanOut with a gate (nil: none), waited for once the devices are
+// read and before anything is claimed: its error ends the fan-out.
+func (s *Service) fanOut(ctx context.Context, key, acsID string, n push.Notification, gate func() error) (Result, error) {
 	var res Result
 	log := httpapi.Logger(ctx).With("eventId", key, "callee", acsID)
 	devices, err := s.devices.ForACSUser(ctx, acsID)
+	if gate != nil {
+		if gerr := gate(); gerr != nil {
+			return res, gerr
+		}
+	}
 	if err != nil {
 		return res, fmt.Errorf("devices of %s: %w", acsID, err)
 	}
