@@ -250,7 +250,7 @@ func (r *report) Markdown() string {
 	w("\nWhat the handler does about these: the Azure clients (Table Storage, ACS, Notification Hubs) share one HTTP client that keeps up to 100 idle connections per host (azcore's default keeps 10, so above 10 requests in flight a busy instance reconnected, with a TLS handshake, to HTTP/1.1 Table Storage); " +
 		"the egress-guarded client for webhooks and Web Push keeps 100 per host as well (the fan-out sends to up to 100 devices at once), with its dial-time checks unchanged; " +
 		"an incoming call spends its ring while the callee's devices are read, and claims nothing until the ring is settled; " +
-		"the identity provider's discovery document and key set are fetched in the background once the handler listens. " +
+		"the identity provider's discovery document and key set are fetched in the background once the handler listens, and the OpenAPI document is converted to JSON on its first request rather than at start (parsing its YAML delayed every start and held several MB). " +
 		"The benchmark's counting proxy in front of Azurite keeps its connections too (it kept 2), which every server here goes through.\n")
 	w("\nNotes: a new user's token costs a read, the reservation insert, the reverse-mapping upsert and the profile replace (4 transactions) plus one ACS call (create with token). " +
 		"The fan-out row includes the one-time creation of the deliveries table in a fresh process; later events cost one devices query and two batches. " +
