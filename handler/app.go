@@ -45,6 +45,8 @@ type app struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	router *httpapi.Router
+	// warm runs in the background once listening: what the first requests would otherwise wait for.
+	warm func(context.Context) error
 }
 
 func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
@@ -250,11 +252,9 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	calls.RecordingRoutes(rt, authn, cls, limits)
 	relay.Routes(rt, authn, rel)
 	calls.TeamsRoutes(rt, authn, cls)
-	if err := openapi.Route(rt); err != nil {
-		return nil, err
-	}
+	openapi.Route(rt)
 
-	return &app{cfg: cfg, log: log, router: rt}, nil
+	return &app{cfg: cfg, log: log, router: rt, warm: authn.Warm}, nil
 }
 
 // newGraph builds the Graph client for Teams meetings: client credentials
@@ -397,5 +397,15 @@ func housekeeping(devs *devices.Service, fan *fanout.Service, limits *quota.Limi
 func (a *app) serve(ctx context.Context) error {
 	return customhandler.Serve(ctx, a.cfg.Port, a.router, a.log, func(addr string) {
 		a.log.Info("listening", "addr", addr, "version", version)
+		if a.warm != nil {
+			// Discovery and the key set, fetched now rather than by the first
+			// request; readiness does not wait for them, and a failure here
+			// only means the first request tries again.
+			go func() {
+				if err := a.warm(ctx); err != nil {
+					a.log.Warn("could not reach the identity provider at start; requests will try again", "err", err)
+				}
+			}()
+		}
 	})
 }

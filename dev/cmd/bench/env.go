@@ -67,6 +67,9 @@ func startEnv(ctx context.Context) (*env, error) {
 	}
 	target, _ := url.Parse(strings.TrimSuffix(e.azurite.TableEndpoint(), "/devstoreaccount1"))
 	rp := httputil.NewSingleHostReverseProxy(target)
+	// Enough idle connections to Azurite for every server's concurrency
+	// (the default keeps 2, so the proxy would reconnect for most requests).
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 128}
 	e.proxy = httptest.NewServer(e.tables.wrap(rp))
 	if e.issuer, err = oidc.Start(oidc.Options{}); err != nil {
 		return nil, err
@@ -124,6 +127,7 @@ func (e *env) Close() {
 type tableCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
+	spent  map[string]time.Duration // time Azurite took to answer, by kind
 }
 
 func (c *tableCounter) wrap(h http.Handler) http.Handler {
@@ -145,7 +149,15 @@ func (c *tableCounter) wrap(h http.Handler) http.Handler {
 		c.mu.Lock()
 		c.counts[kind]++
 		c.mu.Unlock()
+		t := time.Now()
 		h.ServeHTTP(w, r)
+		d := time.Since(t)
+		c.mu.Lock()
+		if c.spent == nil {
+			c.spent = map[string]time.Duration{}
+		}
+		c.spent[kind] += d
+		c.mu.Unlock()
 	})
 }
 
@@ -161,7 +173,22 @@ func (c *tableCounter) reset() map[string]int {
 	defer c.mu.Unlock()
 	out := c.counts
 	c.counts = map[string]int{}
+	c.spent = map[string]time.Duration{}
 	return out
+}
+
+// spentSince is how long Azurite took over the requests since the last reset:
+// all of them added up, and the batches'.
+func (c *tableCounter) spentSince() (all, batches time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, d := range c.spent {
+		all += d
+		if strings.HasSuffix(k, "batch") {
+			batches += d
+		}
+	}
+	return all, batches
 }
 
 // proc is a running handler (or Node reference server).

@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"switchboard/dev/appdir"
@@ -23,6 +25,7 @@ import (
 var (
 	quick   = flag.Bool("quick", false, "fewer starts and requests (a rough run in about a minute)")
 	docPath = flag.String("doc", "", "also write the results as markdown to this file (e.g. docs/benchmarks.md)")
+	only    = flag.String("only", "", "run only these sections, comma-separated (cold,token,fanout,cost,nodecold,side,peak): for working on one; not with -doc")
 )
 
 func main() {
@@ -55,30 +58,33 @@ func run() error {
 	}
 	defer env.Close()
 
+	if *only != "" && *docPath != "" {
+		return fmt.Errorf("-only writes a partial report: not with -doc")
+	}
 	r := &report{}
 	starts, requests := 20, 2000
 	if *quick {
 		starts, requests = 5, 300
 	}
-	if err := coldStart(ctx, env, bin, starts, r); err != nil {
+	if err := section("cold", func() error { return coldStart(ctx, env, bin, starts, r) }); err != nil {
 		return err
 	}
-	if err := tokenLatency(ctx, env, bin, requests, r); err != nil {
+	if err := section("token", func() error { return tokenLatency(ctx, env, bin, requests, r) }); err != nil {
 		return err
 	}
-	if err := fanOut(ctx, env, bin, r); err != nil {
+	if err := section("fanout", func() error { return fanOut(ctx, env, bin, r) }); err != nil {
 		return err
 	}
-	if err := cost(ctx, env, bin, r); err != nil {
+	if err := section("cost", func() error { return cost(ctx, env, bin, r) }); err != nil {
 		return err
 	}
-	if err := nodeColdStart(ctx, env, repo, starts, r); err != nil {
+	if err := section("nodecold", func() error { return nodeColdStart(ctx, env, repo, starts, r) }); err != nil {
 		return err
 	}
-	if err := sideBySide(ctx, env, bin, repo, requests, r); err != nil {
+	if err := section("side", func() error { return sideBySide(ctx, env, bin, repo, requests, r) }); err != nil {
 		return err
 	}
-	if err := peak(ctx, env, bin, r); err != nil {
+	if err := section("peak", func() error { return peak(ctx, env, bin, r) }); err != nil {
 		return err
 	}
 	out := r.Markdown()
@@ -90,6 +96,14 @@ func run() error {
 		progress("wrote " + *docPath)
 	}
 	return nil
+}
+
+// section runs f unless -only leaves it out.
+func section(name string, f func() error) error {
+	if *only != "" && !slices.Contains(strings.Split(*only, ","), name) {
+		return nil
+	}
+	return f()
 }
 
 func progress(msg string) { fmt.Fprintln(os.Stderr, "bench:", msg) }

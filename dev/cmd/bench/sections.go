@@ -201,15 +201,18 @@ func fanOut(ctx context.Context, e *env, bin string, r *report) error {
 		if err != nil {
 			return err
 		}
-		var ds []time.Duration
+		var ds, tables, batches []time.Duration
 		for range 5 {
+			e.tables.reset()
 			t := time.Now()
 			if err := expect(do(ctx, "POST", p.base+"/callevents", "", incomingCall(uuid.NewString(), callee))); err != nil {
 				return err
 			}
 			ds = append(ds, time.Since(t))
+			all, b := e.tables.spentSince()
+			tables, batches = append(tables, all), append(batches, b)
 		}
-		r.fan = append(r.fan, fanRow{devices: n, lat: summarize(ds, 0)})
+		r.fan = append(r.fan, fanRow{devices: n, lat: summarize(ds, 0), tables: summarize(tables, 0), batches: summarize(batches, 0)})
 	}
 	// Sustained: events for a 10-device callee at concurrency 8.
 	callee, err := devicesFor(ctx, e, p.base, 10)

@@ -20,6 +20,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/google/uuid"
+
+	"switchboard/handler/internal/azhttp"
 )
 
 // APIVersion is the GA identity api-version this client speaks.
@@ -137,6 +139,9 @@ func newClient(endpoint string, auth policy.Policy, opts *ClientOptions) (*Clien
 			}
 			caVersion = opts.CallAutomationAPIVersion
 		}
+	}
+	if co.Transport == nil {
+		co.Transport = azhttp.Client()
 	}
 	if co.Retry.MaxRetries == 0 {
 		co.Retry.MaxRetries = DefaultMaxRetries

@@ -68,6 +68,7 @@ type Authenticator struct {
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+	keys     *oidc.RemoteKeySet
 	lastErr  error
 	lastTry  time.Time
 }
@@ -108,6 +109,27 @@ func (a *Authenticator) Check(ctx context.Context) error {
 	return err
 }
 
+// warmUpToken is a well-formed JWS whose kid no provider uses: checking it
+// makes the key set fetch the provider's keys, and nothing verifies with it.
+const warmUpToken = "eyJhbGciOiJSUzI1NiIsImtpZCI6InN3aXRjaGJvYXJkLXdhcm0tdXAifQ.e30.AA"
+
+// Warm discovers the provider and fetches its key set, so the first
+// request does not wait for either. It is meant to run in the background
+// at start; a failure is only logged by the caller, and the first request
+// tries again as it would have.
+func (a *Authenticator) Warm(ctx context.Context) error {
+	if _, err := a.verifierFor(ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	keys := a.keys
+	a.mu.Unlock()
+	if _, err := keys.VerifySignature(ctx, warmUpToken); err != nil && !strings.Contains(err.Error(), "failed to verify") {
+		return err
+	}
+	return nil
+}
+
 // verifierFor discovers the provider on first use and caches the result.
 func (a *Authenticator) verifierFor(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	a.mu.Lock()
@@ -137,7 +159,8 @@ func (a *Authenticator) verifierFor(ctx context.Context) (*oidc.IDTokenVerifier,
 	}
 	keyClient.Transport = &jwksThrottle{base: base, jwksURL: pc.JWKSURL, interval: a.keyRefresh}
 	keyCtx := oidc.ClientContext(context.Background(), &keyClient)
-	a.verifier = pc.NewProvider(keyCtx).Verifier(&oidc.Config{
+	a.keys = oidc.NewRemoteKeySet(keyCtx, pc.JWKSURL)
+	a.verifier = oidc.NewVerifier(pc.IssuerURL, a.keys, &oidc.Config{
 		ClientID:             a.cfg.Audience,
 		SupportedSigningAlgs: Algorithms,
 		Now:                  func() time.Time { return time.Now().Add(-clockSkew) },

@@ -468,3 +468,35 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestWarmFetchesKeysAhead(t *testing.T) {
+	is := newIssuer(t)
+	a := newAuth(t, is, false)
+	if err := a.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fetches := is.JWKSFetches()
+	if fetches != 1 {
+		t.Fatalf("%d JWKS fetches by Warm, want 1", fetches)
+	}
+	tok, _ := is.MintUser("alice", "", time.Hour, nil)
+	if _, err := a.Authenticate(request("Bearer "+tok, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := is.JWKSFetches(); n != fetches {
+		t.Fatalf("the first request fetched the key set again (%d fetches)", n)
+	}
+	// The warm-up token verifies with no key.
+	if _, err := a.Authenticate(request("Bearer "+warmUpToken, nil)); err == nil {
+		t.Fatal("the warm-up token was accepted")
+	}
+}
+
+func TestWarmWithTheProviderDown(t *testing.T) {
+	is := newIssuer(t)
+	is.SetDown(true)
+	a := newAuth(t, is, false)
+	if err := a.Warm(context.Background()); err == nil {
+		t.Fatal("Warm succeeded with the provider down")
+	}
+}

@@ -184,12 +184,15 @@ func (g *Guard) Client(timeout time.Duration) *http.Client {
 		tlsConfig = g.tls.Clone()
 	}
 	t := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           g.DialContext,
-		TLSClientConfig:       tlsConfig,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   10,
+		Proxy:             nil,
+		DialContext:       g.DialContext,
+		TLSClientConfig:   tlsConfig,
+		ForceAttemptHTTP2: true,
+		// A fan-out sends to up to 100 devices at once, often on one host
+		// (a Web Push service, an app's webhook endpoint): over HTTP/1.1
+		// keep that many for the next event rather than reconnecting.
+		MaxIdleConns:          200,
+		MaxIdleConnsPerHost:   100,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

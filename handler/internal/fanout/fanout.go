@@ -113,23 +113,43 @@ func (s *Service) IncomingCall(ctx context.Context, ev events.Event) error {
 		CallerDisplayName:   deref(data.CallerDisplayName),
 		CorrelationID:       deref(data.CorrelationID),
 	}
-	subject, spend, err := RingSubject(ctx, s.callers, n.CallerID, callee)
-	if err != nil {
-		return fmt.Errorf("rings quota: caller: %w", err)
-	}
-	if spend {
-		err := s.limits.Take(ctx, subject, quota.Cost{Quota: quota.Rings, N: 1})
+	// Every ring is spent (an empty caller in one bucket per callee).
+	caller := n.CallerID
+	// The ring is named and spent while the callee's devices are read
+	// (neither needs the other); nothing is claimed or sent until it is settled.
+	spent := make(chan error, 1)
+	go func() {
+		subject, spend, err := RingSubject(ctx, s.callers, caller, callee)
+		if err != nil {
+			spent <- fmt.Errorf("caller: %w", err)
+			return
+		}
+		if !spend {
+			spent <- nil
+			return
+		}
+		spent <- s.limits.Take(ctx, subject, quota.Cost{Quota: quota.Rings, N: 1})
+	}()
+	gate := func() error {
+		err := <-spent
 		if quota.IsRateLimited(err) {
-			httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the rings quota", "eventId", ev.ID, "caller", n.CallerID, "callee", callee)
-			return nil
+			httpapi.Logger(ctx).Warn("incoming-call push skipped: the caller is over the rings quota", "eventId", ev.ID, "caller", caller, "callee", callee)
+			return errSkip
 		}
 		if err != nil {
 			return fmt.Errorf("rings quota: %w", err)
 		}
+		return nil
 	}
-	_, err = s.FanOut(ctx, ev.ID, callee, n)
+	_, err := s.fanOut(ctx, ev.ID, callee, n, gate)
+	if errors.Is(err, errSkip) {
+		return nil
+	}
 	return err
 }
+
+// errSkip is a gate's answer for "acknowledge without pushing".
+var errSkip = errors.New("fan-out skipped")
 
 // UseCallers sets how rings name their caller (see Callers).
 func (s *Service) UseCallers(c Callers) { s.callers = c }
@@ -142,9 +162,20 @@ type Result struct {
 // FanOut pushes n to every device of acsID once per key (the event id).
 // It returns an error when some devices must be tried again later.
 func (s *Service) FanOut(ctx context.Context, key, acsID string, n push.Notification) (Result, error) {
+	return s.fanOut(ctx, key, acsID, n, nil)
+}
+
+// fanOut is FanOut with a gate (nil: none), waited for once the devices are
+// read and before anything is claimed: its error ends the fan-out.
+func (s *Service) fanOut(ctx context.Context, key, acsID string, n push.Notification, gate func() error) (Result, error) {
 	var res Result
 	log := httpapi.Logger(ctx).With("eventId", key, "callee", acsID)
 	devices, err := s.devices.ForACSUser(ctx, acsID)
+	if gate != nil {
+		if gerr := gate(); gerr != nil {
+			return res, gerr
+		}
+	}
 	if err != nil {
 		return res, fmt.Errorf("devices of %s: %w", acsID, err)
 	}

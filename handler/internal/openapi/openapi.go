@@ -1,11 +1,15 @@
 // Package openapi serves the OpenAPI document (docs/openapi.yaml) as JSON at
-// GET /api/openapi.json, converted once at start.
+// GET /api/openapi.json, converted on its first request: parsing the YAML
+// at start cost every cold start (and its first token) tens of milliseconds
+// and several MB for a route few requests use. The tests parse it, so a
+// document that does not convert never ships.
 package openapi
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -32,15 +36,16 @@ func JSON(doc []byte) ([]byte, error) {
 
 // Route registers GET /api/openapi.json, with no authentication: the
 // document holds no secrets, and clients generate code from it.
-func Route(rt *httpapi.Router) error {
-	body, err := JSON(docs.OpenAPI)
-	if err != nil {
-		return err
-	}
+func Route(rt *httpapi.Router) {
+	body := sync.OnceValues(func() ([]byte, error) { return JSON(docs.OpenAPI) })
 	rt.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
+		b, err := body()
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		_, _ = w.Write(body)
+		_, _ = w.Write(b)
 	})
-	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+
+	"switchboard/handler/internal/azhttp"
 )
 
 // NotificationHubsAPIVersion is what the official SDKs send.
@@ -27,7 +29,7 @@ type NotificationHubsConfig struct {
 	ConnectionString string // Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=...;SharedAccessKey=...
 	Hub              string
 	APNsVoIPTopic    string // <bundle id>.voip
-	// Transport overrides the HTTP client (nil: azcore's default, system roots).
+	// Transport overrides the HTTP client (nil: the shared azhttp client, system roots).
 	Transport policy.Transporter
 }
 
@@ -96,7 +98,11 @@ func NewNotificationHub(cfg NotificationHubsConfig) (*NotificationHub, error) {
 	// The caller is waiting for a phone to ring: retry little, quickly. A
 	// Retry-After beyond MaxRetryDelay is not waited for but reported (RetryAfter).
 	retry := policy.RetryOptions{MaxRetries: 1, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second, TryTimeout: 5 * time.Second}
-	opts := &policy.ClientOptions{Transport: cfg.Transport, Retry: retry}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = azhttp.Client()
+	}
+	opts := &policy.ClientOptions{Transport: transport, Retry: retry}
 	pl := runtime.NewPipeline("switchboard-push", "1.0", runtime.PipelineOptions{
 		PerRetry: []policy.Policy{&sasPolicy{keyName: conn.KeyName, key: conn.Key, audience: conn.Endpoint}},
 	}, opts)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"switchboard/handler/internal/azhttp"
 )
 
 // Config says how to reach Table Storage.
@@ -95,6 +97,9 @@ func clientOptions(in *aztables.ClientOptions) *aztables.ClientOptions {
 	var opts aztables.ClientOptions
 	if in != nil {
 		opts = *in
+	}
+	if opts.Transport == nil {
+		opts.Transport = azhttp.Client()
 	}
 	r := &opts.Retry
 	if r.MaxRetries == 0 {
