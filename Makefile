@@ -4,7 +4,7 @@ GO       ?= go
 NPM      ?= npm
 DEV_DEPS := dev/node_modules/.package-lock.json
 
-.PHONY: all deps coturn chromium build run test check fmt-check vet unit bench package clean
+.PHONY: all deps debs build run test check fmt-check vet unit bench package clean
 
 all: build
 
@@ -16,22 +16,19 @@ $(DEV_DEPS): dev/package.json dev/package-lock.json
 deps: $(DEV_DEPS)
 	$(GO) mod download
 
-# coturn (Debian's package) is the TURN server the relay tests run; install
-# it only when turnserver is missing (CI is a fresh Debian machine, as root).
-coturn:
-	@command -v turnserver >/dev/null 2>&1 || { \
+# Debian packages the tests run for real: coturn (the TURN server of the
+# relay tests) and chromium (the browser the console's tests drive with
+# playwright-core). Only what is missing is installed, after one apt-get
+# update (CI is a fresh Debian machine, as root).
+APT_GET ?= apt-get
+debs:
+	@missing=; \
+	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -z "$$missing" ] || { \
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		echo "turnserver is missing: installing Debian's coturn"; \
-		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends coturn; \
-	}
-
-# chromium (Debian's package) is the browser the console's tests drive with
-# playwright-core; install it only when it is missing.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		echo "chromium is missing: installing Debian's chromium"; \
-		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends chromium; \
+		echo "installing Debian's$$missing (missing)"; \
+		$$sudo $(APT_GET) update && DEBIAN_FRONTEND=noninteractive $$sudo $(APT_GET) install -y --no-install-recommends $$missing; \
 	}
 
 build:
@@ -40,7 +37,7 @@ build:
 run: deps
 	$(GO) run ./dev/cmd/devstack
 
-test: deps coturn chromium fmt-check vet unit
+test: deps debs fmt-check vet unit
 
 fmt-check:
 	@out=$$(find . -name '*.go' -not -path './dev/node_modules/*' -not -path './.git/*' | xargs gofmt -l); \
