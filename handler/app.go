@@ -158,21 +158,27 @@ func newApp(cfg *config.Config, log *slog.Logger) (*app, error) {
 	}
 	cls := calls.NewService(st, ids, spc, fan, pub, acsClient, callOpts)
 	// Rings are charged to the caller's lasting identity; the app's own calls spend none.
+	// Cheapest first: a phone, an app identity this instance knows, an app
+	// user or bot (one read for a user's ring); only a caller none of those
+	// is checked against the recorded app identities.
 	ringCallers := func(ctx context.Context, caller string) (string, bool, error) {
-		if app, err := cls.IsAppSource(ctx, caller); err != nil || app {
-			return "", app, err
-		}
 		if n, ok := strings.CutPrefix(caller, "4:"); ok {
 			return "tel:" + n, false, nil
+		}
+		if cls.KnownAppSource(caller) {
+			return "", true, nil
 		}
 		uid, err := ids.UserByACSID(ctx, caller)
 		switch {
 		case err == nil:
 			return "user:" + uid, false, nil
-		case errors.Is(err, store.ErrNotFound):
-			return "acs:" + caller, false, nil
+		case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalidKey):
+			return "", false, err
 		}
-		return "", false, err
+		if app, err := cls.IsAppSource(ctx, caller); err != nil || app {
+			return "", app, err
+		}
+		return "acs:" + caller, false, nil
 	}
 	fan.UseCallers(ringCallers)
 	if cfg.Teams.Enabled() {

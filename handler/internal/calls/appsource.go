@@ -32,6 +32,13 @@ func (s *Service) rememberAppSource(ctx context.Context, raw string) {
 	appSources.Store(s.index.Name()+"\n"+raw, true)
 }
 
+// KnownAppSource is IsAppSource from memory alone: true only for an id this
+// instance already knows to be the application's own (no Table read).
+func (s *Service) KnownAppSource(raw string) bool {
+	_, ok := appSources.Load(s.index.Name() + "\n" + raw)
+	return raw != "" && ok
+}
+
 // IsAppSource reports whether raw is the identity Call Automation places
 // the application's calls from (learnt from CreateCall answers).
 func (s *Service) IsAppSource(ctx context.Context, raw string) (bool, error) {
