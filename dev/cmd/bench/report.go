@@ -253,7 +253,7 @@ func (r *report) Markdown() string {
 		"the identity provider's discovery document and key set are fetched in the background once the handler listens, and the OpenAPI document is converted to JSON on its first request rather than at start (parsing its YAML delayed every start and held several MB). " +
 		"The benchmark's counting proxy in front of Azurite keeps its connections too (it kept 2), which every server here goes through.\n")
 	w("\nNotes: a new user's token costs a read, the reservation insert, the reverse-mapping upsert and the profile replace (4 transactions) plus one ACS call (create with token). " +
-		"The fan-out row includes the one-time creation of the deliveries table in a fresh process; later events cost one devices query and two batches. " +
+		"The fan-out row includes the one-time creation of the deliveries table in a fresh process; later events cost one devices query and two batches, plus the ring: its quota write and the lookups that name the caller (the benchmark's caller is an ACS identity no user has, so three reads: user mapping, bots, the recorded app identities; an app user's ring costs one). " +
 		"New users at concurrency 64 contend on Azurite's writes, which is what its tail shows.\n\n" +
 		"The quota (handler/internal/quota, docs/design.md) is one row per user, changed by ETag-conditional writes. " +
 		"An instance keeps the row it last wrote as a hint, so a limited operation costs one conditional write there, and a refusal none. " +
