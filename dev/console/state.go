@@ -300,16 +300,21 @@ type TokenAnswer struct {
 
 const tokenTTL = time.Hour
 
-func (s *Server) mintToken(r *http.Request) (any, error) {
+// requestedToken decodes a TokenRequest and mints its bearer token.
+func (s *Server) requestedToken(r *http.Request) (string, error) {
 	var req TokenRequest
 	if err := decode(r, &req); err != nil {
-		return nil, err
+		return "", err
 	}
 	req.UserID = strings.TrimSpace(req.UserID)
 	if req.UserID == "" {
-		return nil, badRequest("userId is required")
+		return "", badRequest("userId is required")
 	}
-	tok, err := s.token(req.UserID, req.Name, req.Role)
+	return s.token(req.UserID, req.Name, req.Role)
+}
+
+func (s *Server) mintToken(r *http.Request) (any, error) {
+	tok, err := s.requestedToken(r)
 	if err != nil {
 		return nil, err
 	}
@@ -324,15 +329,7 @@ func (s *Server) mintToken(r *http.Request) (any, error) {
 // acsToken is POST /console/api/acstoken: POST /api/token as that user, as
 // their app would on sign-in (their first one creates their ACS identity).
 func (s *Server) acsToken(r *http.Request) (any, error) {
-	var req TokenRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	req.UserID = strings.TrimSpace(req.UserID)
-	if req.UserID == "" {
-		return nil, badRequest("userId is required")
-	}
-	tok, err := s.token(req.UserID, req.Name, req.Role)
+	tok, err := s.requestedToken(r)
 	if err != nil {
 		return nil, err
 	}
